@@ -1,0 +1,1 @@
+"""werving's runnable services. They never import each other; ``cli`` composes them."""

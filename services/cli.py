@@ -1,0 +1,156 @@
+"""``werving``: run each service, run everything embedded, migrate, administer tenants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+import typer
+from sqlalchemy import select
+
+from shared.settings import get_settings
+
+app = typer.Typer(help="werving: recruiter actions as commands.", no_args_is_help=True)
+org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
+deadletters_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(deadletters_app, name="deadletters")
+
+
+def _configure_logging() -> None:
+    from shared.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(log_format=settings.resolved_log_format, level=settings.log_level)
+
+
+@app.command()
+def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the command API (FastAPI under uvicorn)."""
+    from services.processes import serve_api
+
+    _configure_logging()
+    serve_api(get_settings(), host, port)
+
+
+@app.command()
+def relay() -> None:
+    """Publish the outbox to RabbitMQ (safe to run as several copies)."""
+    from services.processes import run_relay, stop_on_signals
+
+    _configure_logging()
+    run_relay(get_settings(), stop_on_signals())
+
+
+@app.command()
+def ingress() -> None:
+    """Consume command envelopes that upstream systems publish on RabbitMQ."""
+    from services.processes import run_ingress, stop_on_signals
+
+    _configure_logging()
+    run_ingress(get_settings(), stop_on_signals())
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic)."""
+    from shared.db.migrate import upgrade
+
+    _configure_logging()
+    upgrade(get_settings().database_url)
+
+
+@app.command()
+def dev(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    smtp_port: int = 8025,
+    var_dir: Annotated[Path, typer.Option(help="Where the database and mail go.")] = Path("var"),
+) -> None:
+    """Run everything in one process: SQLite, in-process broker, local mail sink."""
+    from services.embedded import run_embedded
+
+    run_embedded(host=host, port=port, smtp_port=smtp_port, var_dir=var_dir.resolve())
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Option(help="The organisation's name.")],
+    locale: Annotated[str, typer.Option(help="Default locale: nl or en.")] = "nl",
+    amqp_user: Annotated[
+        str | None, typer.Option(help="RabbitMQ user whose messages act for this organisation.")
+    ] = None,
+) -> None:
+    """Create an organisation and print its id."""
+    from services.command_api.api_keys import create_organisation
+    from shared.db.database import Database
+
+    if locale not in ("nl", "en"):
+        raise typer.BadParameter("locale must be nl or en", param_hint="--locale")
+    db = Database(get_settings().database_url)
+    with db.transaction() as session:
+        organisation = create_organisation(session, name, default_locale=locale, amqp_user=amqp_user)
+        typer.echo(str(organisation.id))
+
+
+@apikey_app.command("create")
+def apikey_create(
+    org: Annotated[UUID, typer.Option(help="The organisation's id.")],
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated scopes, or 'all'.")
+    ],
+    name: str = "default",
+) -> None:
+    """Create an API key and print it. It is shown this once and stored only as a hash."""
+    from services.command_api.api_keys import ALL_SCOPES, Scope, create_api_key
+    from shared.db.database import Database
+
+    try:
+        chosen = (
+            list(ALL_SCOPES)
+            if scopes == "all"
+            else [Scope(s.strip()) for s in scopes.split(",") if s.strip()]
+        )
+    except ValueError:
+        valid = ", ".join(s.value for s in ALL_SCOPES)
+        raise typer.BadParameter(f"known scopes: {valid}", param_hint="--scopes") from None
+    if not chosen:
+        raise typer.BadParameter("give at least one scope", param_hint="--scopes")
+    db = Database(get_settings().database_url)
+    with db.transaction() as session:
+        try:
+            key = create_api_key(session, org, chosen, name=name)
+        except LookupError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--org") from None
+    typer.echo(key)
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    limit: int = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Show the newest dead letters with their reasons."""
+    from shared.db.database import Database
+    from shared.db.models import DeadLetter
+
+    db = Database(get_settings().database_url)
+    with db.transaction() as session:
+        letters = session.scalars(
+            select(DeadLetter).order_by(DeadLetter.created_at.desc()).limit(limit)
+        ).all()
+        for letter in letters:
+            row = {
+                "id": str(letter.id),
+                "created_at": letter.created_at.isoformat(),
+                "source": letter.source,
+                "queue": letter.queue,
+                "actor": letter.actor_name,
+                "command_id": str(letter.command_id) if letter.command_id else None,
+                "reason": letter.reason,
+            }
+            typer.echo(json.dumps(row) if as_json else "  ".join(str(v) for v in row.values()))

@@ -1,0 +1,84 @@
+"""Organisations' API keys: shown once, stored as a hash, carrying scopes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.db.models import ApiKey, Organisation
+
+PREFIX = "wv"
+
+
+class Scope(StrEnum):
+    COMMANDS_WRITE = "commands:write"
+    COMMANDS_READ = "commands:read"
+    APPLICATIONS_READ = "applications:read"
+    VACANCIES_READ = "vacancies:read"
+    VACANCIES_WRITE = "vacancies:write"
+
+
+ALL_SCOPES = tuple(Scope)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller, as proven by its key. Every query is scoped to ``organisation_id``."""
+
+    organisation_id: UUID
+    key_id: str
+    scopes: frozenset[str]
+
+
+def _hash(secret: str) -> str:
+    # The secret is 256 random bits, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_organisation(
+    session: Session, name: str, *, default_locale: str = "nl", amqp_user: str | None = None
+) -> Organisation:
+    organisation = Organisation(name=name, default_locale=default_locale, amqp_user=amqp_user)
+    session.add(organisation)
+    session.flush()
+    return organisation
+
+
+def create_api_key(
+    session: Session, organisation_id: UUID, scopes: list[Scope], name: str = "default"
+) -> str:
+    """Store a new key and return it in full; this is the only time it is visible."""
+    if session.get(Organisation, organisation_id) is None:
+        raise LookupError(f"organisation {organisation_id} not found")
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    session.add(
+        ApiKey(
+            organisation_id=organisation_id,
+            key_id=key_id,
+            secret_hash=_hash(secret),
+            name=name,
+            scopes=sorted(s.value for s in scopes),
+        )
+    )
+    return f"{PREFIX}_{key_id}_{secret}"
+
+
+def authenticate(session: Session, presented: str) -> Principal | None:
+    prefix, _, rest = presented.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != PREFIX or not key_id or not secret:
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+    if key is None or key.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(key.secret_hash, _hash(secret)):
+        return None
+    return Principal(organisation_id=key.organisation_id, key_id=key_id, scopes=frozenset(key.scopes))

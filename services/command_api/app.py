@@ -1,0 +1,38 @@
+"""The command API: FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.command_api.problems import install_problem_handlers
+from services.command_api.routes import applications, commands, health, vacancies
+from shared.db.database import Database
+from shared.settings import Settings
+
+DESCRIPTION = """
+Recruiter actions as asynchronous commands.
+
+* `POST /v1/commands` accepts a command and answers `202` with its id; the outcome
+  follows on `GET /v1/commands/{id}`.
+* Authenticate with an organisation's API key: `Authorization: Bearer wv_...`.
+  Everything is scoped to that organisation; other organisations' ids answer 404.
+* Every POST needs an `Idempotency-Key` header. The first response to a key is kept
+  for **RETENTION hours** and replayed (with `Idempotency-Replayed: true`) for the
+  same request; the same key with a different body answers 422, and while the first
+  request is still running, 409.
+* Errors are `application/problem+json` with a list of field errors.
+"""
+
+
+def create_app(settings: Settings, db: Database) -> FastAPI:
+    app = FastAPI(
+        title="werving command API",
+        version="1",
+        description=DESCRIPTION.replace("RETENTION", str(settings.idempotency_retention_hours)),
+    )
+    app.state.settings = settings
+    app.state.db = db
+    install_problem_handlers(app)
+    for module in (commands, applications, vacancies, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,91 @@
+"""Request dependencies: database, settings, the authenticated caller, the idempotency key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.command_api.api_keys import Principal, Scope, authenticate
+from services.command_api.problems import FieldError, ProblemError
+from shared.commands.fields import parse_idempotency_key
+from shared.db.database import Database
+from shared.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="An organisation's API key: `wv_<id>_<secret>`")
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_principal(
+    db: DatabaseDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    unauthorised = ProblemError(
+        401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if credentials is None:
+        raise unauthorised
+    with db.transaction() as session:
+        principal = authenticate(session, credentials.credentials)
+    if principal is None:
+        raise unauthorised
+    return principal
+
+
+def require(scope: Scope) -> Callable[[Principal], Principal]:
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if scope not in principal.scopes:
+            raise ProblemError(403, "Forbidden", f"this API key lacks the scope '{scope}'")
+        return principal
+
+    return check
+
+
+def get_idempotency_key(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Required on every POST: 1-255 visible ASCII characters (a UUID is ideal)."
+            " Same key and body within the retention period replays the first response.",
+        ),
+    ] = None,
+) -> str:
+    values = request.headers.getlist("idempotency-key")
+    if not values:
+        raise _bad_key("the Idempotency-Key header is required on POST")
+    if len(values) > 1:
+        raise _bad_key("send the Idempotency-Key header once")
+    try:
+        return parse_idempotency_key(values[0])
+    except ValueError as exc:
+        raise _bad_key(f"Idempotency-Key {exc}") from None
+
+
+def _bad_key(detail: str) -> ProblemError:
+    return ProblemError(
+        400,
+        "Bad Idempotency-Key",
+        detail,
+        errors=[FieldError(field="Idempotency-Key", code="idempotency_key", message=detail)],
+    )
+
+
+IdempotencyKeyDep = Annotated[str, Depends(get_idempotency_key)]

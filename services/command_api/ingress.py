@@ -1,0 +1,173 @@
+"""AMQP command ingress: upstream systems publish command envelopes on a durable queue.
+
+The organisation is the one mapped to the message's ``user_id`` property.
+RabbitMQ refuses a message whose ``user_id`` differs from the connection's user,
+so the property is as trustworthy as the broker login. Each message then goes
+through the same acceptance code as HTTP. A message that cannot be accepted is
+recorded in ``dead_letters`` with its reason and acked; nothing is dropped silently
+and one bad message never stops the consumer.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+from uuid import UUID
+
+import pika
+import structlog
+from pika.adapters.blocking_connection import BlockingChannel
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from services.command_api.acceptance import accept_command
+from services.command_api.idempotency import KeyInProgress, KeyReused
+from shared.commands import CommandEnvelope
+from shared.db.database import Database
+from shared.db.models import Organisation
+from shared.messaging.dead_letters import record_dead_letter
+
+log = structlog.get_logger(__name__)
+
+
+class Verdict(Enum):
+    ACCEPTED = "accepted"
+    DEAD_LETTERED = "dead_lettered"
+    RETRY_LATER = "retry_later"
+
+
+@dataclass(frozen=True, slots=True)
+class IngressOutcome:
+    verdict: Verdict
+    reason: str | None = None
+
+
+class CommandIngress:
+    def __init__(self, db: Database, *, queue: str, retention: timedelta) -> None:
+        self._db = db
+        self._queue = queue
+        self._retention = retention
+
+    def handle(self, body: bytes, user_id: str | None, message_id: str | None) -> IngressOutcome:
+        """Accept one published envelope, or dead-letter it with the reason."""
+        try:
+            with self._db.transaction() as session:
+                organisation_id = (
+                    session.scalar(select(Organisation.id).where(Organisation.amqp_user == user_id))
+                    if user_id
+                    else None
+                )
+                if organisation_id is None:
+                    reason = (
+                        f"unauthorised: no organisation for AMQP user {user_id!r}"
+                        if user_id
+                        else "unauthorised: the message has no user_id property"
+                    )
+                    return self._dead_letter(session, body, reason, message_id, None)
+                try:
+                    envelope = CommandEnvelope.model_validate_json(body)
+                except ValidationError as exc:
+                    return self._dead_letter(
+                        session, body, _describe(exc), message_id, organisation_id
+                    )
+                try:
+                    response = accept_command(
+                        session,
+                        organisation_id=organisation_id,
+                        idempotency_key=envelope.idempotency_key,
+                        command=envelope.command,
+                        source="amqp",
+                        retention=self._retention,
+                    )
+                except KeyReused:
+                    session.rollback()
+                    with self._db.transaction() as retry_session:
+                        return self._dead_letter(
+                            retry_session,
+                            body,
+                            "idempotency_key was already used for a different command",
+                            message_id,
+                            organisation_id,
+                        )
+        except KeyInProgress:
+            return IngressOutcome(Verdict.RETRY_LATER, "idempotency key in progress")
+        except SQLAlchemyError as exc:
+            log.warning("ingress.database_unavailable", error=type(exc).__name__)
+            return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
+        log.info(
+            "command.accepted",
+            source="amqp",
+            command_id=response.body["command_id"],
+            replayed=response.replayed,
+        )
+        return IngressOutcome(Verdict.ACCEPTED)
+
+    def _dead_letter(
+        self,
+        session: Session,
+        body: bytes,
+        reason: str,
+        message_id: str | None,
+        organisation_id: UUID | None,
+    ) -> IngressOutcome:
+        record_dead_letter(
+            session,
+            source="ingress",
+            queue=self._queue,
+            reason=reason,
+            body=body.decode("utf-8", errors="replace"),
+            message_id=message_id,
+            organisation_id=organisation_id,
+        )
+        log.warning("ingress.dead_lettered", reason=reason, message_id=message_id)
+        return IngressOutcome(Verdict.DEAD_LETTERED, reason)
+
+    def consume(self, broker_url: str, stop: threading.Event, *, prefetch: int = 50) -> None:
+        """Consume until ``stop`` is set, reconnecting after connection loss."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+            except pika.exceptions.AMQPError as exc:
+                log.warning("ingress.connect_failed", error=str(exc), retry_in_s=backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10)
+                continue
+            backoff = 0.5
+            try:
+                channel = connection.channel()
+                channel.queue_declare(self._queue, durable=True)
+                channel.basic_qos(prefetch_count=prefetch)
+                log.info("ingress.consuming", queue=self._queue)
+                self._consume_channel(channel, stop)
+            except pika.exceptions.AMQPError as exc:
+                log.warning("ingress.connection_lost", error=str(exc))
+            finally:
+                if connection.is_open:
+                    connection.close()
+
+    def _consume_channel(self, channel: BlockingChannel, stop: threading.Event) -> None:
+        for method, properties, body in channel.consume(self._queue, inactivity_timeout=0.5):
+            if stop.is_set():
+                break
+            if method is None:
+                continue
+            outcome = self.handle(body, properties.user_id, properties.message_id)
+            if outcome.verdict is Verdict.RETRY_LATER:
+                stop.wait(0.5)
+                channel.basic_nack(method.delivery_tag, requeue=True)
+            else:
+                channel.basic_ack(method.delivery_tag)
+        channel.cancel()
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "body"
+        parts.append(f"{field}: {e['msg']}")
+    return "invalid command envelope: " + "; ".join(parts)

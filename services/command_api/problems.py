@@ -1,0 +1,91 @@
+"""Errors as RFC 9457 ``application/problem+json``, with a list of field errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.messaging.routes import ROUTES
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] = []
+
+
+class ProblemError(Exception):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        errors: Sequence[FieldError] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.problem = Problem(title=title, status=status, detail=detail, errors=list(errors))
+        self.headers = headers or {}
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.model_dump(mode="json"),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _field_name(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    if parts and parts[0] in ROUTES:  # the discriminator's branch, not a field
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def field_errors(errors: Sequence[Any]) -> list[FieldError]:
+    return [
+        FieldError(field=_field_name(e.get("loc", ())), code=e.get("type", "invalid"), message=e["msg"])
+        for e in errors
+    ]
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(_request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(exc.problem, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = field_errors(exc.errors())
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        return problem_response(
+            Problem(title="Invalid request", status=422, detail=detail, errors=errors)
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(
+            Problem(title=str(exc.detail), status=exc.status_code),
+            dict(exc.headers) if exc.headers else None,
+        )

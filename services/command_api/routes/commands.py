@@ -1,0 +1,111 @@
+"""``/v1/commands``: submit a command, follow its outcome."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from services.command_api.acceptance import accept_command
+from services.command_api.api_keys import Principal, Scope
+from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDep, require
+from services.command_api.problems import ProblemError
+from services.command_api.responses import (
+    GET_ERRORS,
+    POST_ERRORS,
+    idempotency_problems,
+    idempotent_response,
+)
+from services.command_api.schemas import CommandAccepted, CommandView
+from shared.commands import AnyCommand
+from shared.db.models import CommandRecord
+
+router = APIRouter(prefix="/v1/commands", tags=["commands"])
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=CommandAccepted,
+    responses=POST_ERRORS,
+    summary="Submit a recruiter action",
+)
+def submit_command(
+    command: Annotated[AnyCommand, Body(discriminator="type")],
+    principal: Annotated[Principal, Depends(require(Scope.COMMANDS_WRITE))],
+    key: IdempotencyKeyDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Accept a command for asynchronous processing: `202` with the command id and a
+    `Location` to poll. The outcome (`succeeded`, `rejected` with a code, or `failed`)
+    appears on `GET /v1/commands/{id}` and as a `command.completed` event."""
+    with idempotency_problems(), db.transaction() as session:
+        result = accept_command(
+            session,
+            organisation_id=principal.organisation_id,
+            idempotency_key=key,
+            command=command,
+            source="http",
+            retention=timedelta(hours=settings.idempotency_retention_hours),
+        )
+    return idempotent_response(result, lambda body: str(body["location"]))
+
+
+@router.get("/{command_id}", response_model=CommandView, responses=GET_ERRORS)
+def get_command(
+    command_id: UUID,
+    principal: Annotated[Principal, Depends(require(Scope.COMMANDS_READ))],
+    db: DatabaseDep,
+) -> CommandView:
+    with db.transaction() as session:
+        record = session.scalar(
+            select(CommandRecord).where(
+                CommandRecord.id == command_id,
+                CommandRecord.organisation_id == principal.organisation_id,
+            )
+        )
+        if record is None:
+            raise ProblemError(404, "Not found", f"command {command_id} not found")
+        return command_view(record)
+
+
+@router.get("", response_model=list[CommandView], responses=GET_ERRORS)
+def find_commands(
+    principal: Annotated[Principal, Depends(require(Scope.COMMANDS_READ))],
+    db: DatabaseDep,
+    idempotency_key: Annotated[str, Query(min_length=1, max_length=255)],
+) -> list[CommandView]:
+    """The commands accepted under an idempotency key (AMQP publishers find theirs here)."""
+    with db.transaction() as session:
+        records = session.scalars(
+            select(CommandRecord)
+            .where(
+                CommandRecord.organisation_id == principal.organisation_id,
+                CommandRecord.idempotency_key == idempotency_key,
+            )
+            .order_by(CommandRecord.created_at.desc())
+            .limit(10)
+        ).all()
+        return [command_view(r) for r in records]
+
+
+def command_view(record: CommandRecord) -> CommandView:
+    return CommandView.model_validate(
+        {
+            "command_id": record.id,
+            "type": record.type,
+            "status": record.status,
+            "code": record.outcome_code,
+            "message": record.outcome_message,
+            "application_id": record.application_id,
+            "idempotency_key": record.idempotency_key,
+            "source": record.source,
+            "created_at": record.created_at,
+            "completed_at": record.completed_at,
+        }
+    )

@@ -1,0 +1,107 @@
+"""The embedded mode: the whole system in one process, on SQLite and the in-process broker.
+
+For trying werving with nothing installed. The same code runs in production;
+only the adapters differ (StubBroker instead of RabbitMQ, a local SMTP sink
+instead of a mail server, a polling relay instead of LISTEN/NOTIFY).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import dramatiq
+import structlog
+import uvicorn
+from sqlalchemy import select
+
+from services.command_api.api_keys import ALL_SCOPES, create_api_key, create_organisation
+from services.command_api.app import create_app
+from services.mail_worker.sink import start_sink
+from shared.db.database import Database
+from shared.db.migrate import upgrade
+from shared.db.models import Organisation, Vacancy
+from shared.logging import configure_logging
+from shared.messaging.publishers import BrokerPublisher
+from shared.messaging.relay import PollWaker, Relay
+from shared.settings import STUB_BROKER_URL, Settings
+
+log = structlog.get_logger(__name__)
+
+DEMO_ORGANISATION = "Demo organisation"
+
+
+def embedded_settings(var_dir: Path) -> Settings:
+    """Settings for the embedded mode; any ``WERVING_`` variable still wins."""
+    os.environ.setdefault("WERVING_DATABASE_URL", f"sqlite:///{var_dir / 'werving.db'}")
+    os.environ.setdefault("WERVING_BROKER_URL", STUB_BROKER_URL)
+    os.environ.setdefault("WERVING_ENVIRONMENT", "dev")
+    settings = Settings()
+    if not settings.uses_stub_broker:
+        raise SystemExit("werving dev runs on the in-process broker; unset WERVING_BROKER_URL")
+    return settings
+
+
+def ensure_demo(db: Database) -> tuple[str, str]:
+    """The demo organisation's fresh API key and an open vacancy's id."""
+    with db.transaction() as session:
+        organisation = session.scalar(
+            select(Organisation).where(Organisation.name == DEMO_ORGANISATION)
+        ) or create_organisation(session, DEMO_ORGANISATION, default_locale="en")
+        vacancy = session.scalar(
+            select(Vacancy).where(Vacancy.organisation_id == organisation.id, Vacancy.is_open)
+        )
+        if vacancy is None:
+            vacancy = Vacancy(organisation_id=organisation.id, title="Backend developer")
+            session.add(vacancy)
+            session.flush()
+        key = create_api_key(session, organisation.id, list(ALL_SCOPES), name="werving dev")
+        return key, str(vacancy.id)
+
+
+def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None:
+    settings = embedded_settings(var_dir)
+    configure_logging(log_format="console", level=settings.log_level)
+    upgrade(settings.database_url)
+
+    # The actors bind to the broker their boot module builds from the settings.
+    from services.status_worker import actors  # noqa: F401, PLC0415
+
+    broker = dramatiq.get_broker()
+    worker = dramatiq.Worker(broker, worker_threads=4)
+    worker.start()
+
+    db = Database(settings.database_url)
+    stop = threading.Event()
+    waker = PollWaker()
+    relay = Relay(db, BrokerPublisher(broker), events_exchange=settings.events_exchange)
+    relay_thread = threading.Thread(
+        target=relay.run,
+        args=(stop, waker),
+        kwargs={"poll_interval_s": settings.relay_poll_interval_s},
+        name="relay",
+        daemon=True,
+    )
+    relay_thread.start()
+    sink = start_sink(var_dir / "mail", port=smtp_port)
+
+    key, vacancy_id = ensure_demo(db)
+    base = f"http://{host}:{port}"
+    banner = (
+        f"\nwerving is running (embedded mode)\n"
+        f"  API docs:         {base}/docs\n"
+        f"  demo API key:     {key}\n"
+        f"  open vacancy id:  {vacancy_id}\n"
+        f"  mail sink:        smtp://127.0.0.1:{smtp_port} -> {var_dir / 'mail'}\n"
+    )
+    print(banner, flush=True)  # noqa: T201 - the one thing a newcomer must see
+    try:
+        uvicorn.run(create_app(settings, db), host=host, port=port, log_config=None)
+    finally:
+        stop.set()
+        waker.close()
+        relay_thread.join(timeout=5)
+        worker.stop()
+        sink.stop()
+        db.dispose()

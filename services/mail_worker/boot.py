@@ -1,0 +1,8 @@
+"""Process set-up for mail_worker: logging and the broker its actors bind to."""
+
+from __future__ import annotations
+
+from shared.messaging.broker import boot_worker
+from shared.settings import get_settings
+
+broker = boot_worker(get_settings())

@@ -1,0 +1,114 @@
+"""Running one command: inbox, handler, outcome and events, all in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, TypeVar
+from uuid import UUID
+
+import structlog
+from sqlalchemy.orm import Session
+
+from shared.commands import COMMAND_ADAPTER, Command, CommandMessage
+from shared.db.database import Database
+from shared.db.models import CommandRecord
+from shared.db.types import utcnow
+from shared.errors import PermanentError, RefusalCode, Refused
+from shared.events import CommandCompleted
+from shared.messaging.inbox import first_delivery
+from shared.messaging.outbox import publish_event
+from shared.statuses import CommandStatus
+
+log = structlog.get_logger(__name__)
+
+CONSUMER: Final = "status_worker"
+
+C = TypeVar("C", bound=Command)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """What a handler knows about the command it is running, besides its fields."""
+
+    command_id: UUID
+    organisation_id: UUID
+    application_id: UUID | None
+    actor: str | None
+    now: datetime
+
+
+Handler = Callable[[Session, CommandContext, Any], None]
+
+
+def run_command(db: Database, message: dict[str, Any], handler: Handler) -> None:
+    """Apply ``handler`` to the command ``message`` names, exactly once.
+
+    A duplicate delivery finds its inbox row and does nothing. A refusal is a
+    ``rejected`` outcome in the same commit, never an exception that would retry.
+    """
+    try:
+        ids = CommandMessage.model_validate(message)
+    except ValueError as exc:
+        raise PermanentError(f"malformed message: {exc}") from None
+
+    with db.transaction() as session:
+        if not first_delivery(session, CONSUMER, str(ids.command_id)):
+            log.info("command.duplicate_skipped")
+            return
+        record = session.get(CommandRecord, ids.command_id, with_for_update=True)
+        if record is None or record.organisation_id != ids.organisation_id:
+            raise PermanentError(f"command {ids.command_id} not found for its organisation")
+        command = COMMAND_ADAPTER.validate_python(record.payload)
+        context = CommandContext(
+            command_id=record.id,
+            organisation_id=record.organisation_id,
+            application_id=record.application_id,
+            actor=command.actor,
+            now=utcnow(),
+        )
+        try:
+            handler(session, context, command)
+        except Refused as refusal:
+            _complete(session, record, CommandStatus.REJECTED, refusal.code, refusal.message)
+            log.info("command.rejected", code=refusal.code, reason=refusal.message)
+            return
+        _complete(session, record, CommandStatus.SUCCEEDED)
+        log.info("command.succeeded", command_type=record.type)
+
+
+def _complete(
+    session: Session,
+    record: CommandRecord,
+    status: CommandStatus,
+    code: RefusalCode | None = None,
+    message: str | None = None,
+) -> None:
+    now = utcnow()
+    record.status = status
+    record.outcome_code = code
+    record.outcome_message = message
+    record.completed_at = now
+    publish_event(
+        session,
+        CommandCompleted(
+            occurred_at=now,
+            organisation_id=record.organisation_id,
+            command_id=record.id,
+            idempotency_key=record.idempotency_key,
+            command_type=record.type,
+            status=status,
+            code=code,
+            message=message,
+            application_id=record.application_id,
+        ),
+    )
+
+
+def fail_command(session: Session, command_id: UUID, reason: str) -> None:
+    """Give a command that exhausted its retries its ``failed`` outcome."""
+    record = session.get(CommandRecord, command_id, with_for_update=True)
+    if record is None or record.status != CommandStatus.ACCEPTED:
+        return
+    _complete(session, record, CommandStatus.FAILED, None, reason)

@@ -1,0 +1,38 @@
+"""What every command has in common."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.commands.fields import Name, Version
+
+
+class Contract(BaseModel):
+    """Base of every message model: immutable, and unknown fields are an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Command(Contract):
+    actor: Name | None = Field(
+        default=None, description="Who acted (a recruiter's user id or name), kept in the history."
+    )
+
+    @property
+    def target_application_id(self) -> UUID | None:
+        """The application this command acts on, when it already exists."""
+        return None
+
+
+class ApplicationCommand(Command):
+    application_id: UUID
+    expected_version: Version | None = Field(
+        default=None,
+        description="Refuse with `version_conflict` unless the application is at this version.",
+    )
+
+    @property
+    def target_application_id(self) -> UUID | None:
+        return self.application_id

@@ -1,0 +1,64 @@
+"""Validated field types shared by the command models.
+
+Each type refuses what could smuggle structure into a header, a log line or a
+template: NUL and other control characters, and line breaks where one line is meant.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, Field, StringConstraints
+
+# C0 controls except TAB and LF, DEL, C1 controls, and the Unicode line and
+# paragraph separators (which email folding turns into real line breaks).
+_MULTILINE_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u2028\u2029]")
+_LINE_FORBIDDEN = re.compile("[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]")
+# RFC 9110 token-ish: visible ASCII only, as the Idempotency-Key draft recommends.
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def _single_line(value: str) -> str:
+    if _LINE_FORBIDDEN.search(value):
+        raise ValueError("must be one line without control characters")
+    return value
+
+
+def _multiline(value: str) -> str:
+    if _MULTILINE_FORBIDDEN.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _email(value: str) -> str:
+    _single_line(value)
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def parse_idempotency_key(value: str) -> str:
+    """Accept a bare key or the RFC 8941 quoted form; refuse anything else."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise ValueError("must be 1 to 255 visible ASCII characters")
+    return value
+
+
+Line = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_single_line)
+]
+Name = Annotated[Line, StringConstraints(max_length=200)]
+ShortText = Annotated[Line, StringConstraints(max_length=500)]
+LongText = Annotated[
+    str, StringConstraints(max_length=20_000), AfterValidator(_multiline)
+]
+Note = Annotated[str, StringConstraints(max_length=2_000), AfterValidator(_multiline)]
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
+Phone = Annotated[Line, StringConstraints(max_length=40, pattern=r"^\+?[0-9 ()./-]{3,40}$")]
+IdempotencyKey = Annotated[str, AfterValidator(parse_idempotency_key)]
+Version = Annotated[int, Field(ge=1, strict=True)]

@@ -1,0 +1,20 @@
+"""SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
+
+from shared.db.models.commands import CommandRecord, IdempotencyRecord
+from shared.db.models.messaging import DeadLetter, InboxEntry, OutboxMessage
+from shared.db.models.recruitment import Applicant, Application, ApplicationEvent, Vacancy
+from shared.db.models.tenancy import ApiKey, Organisation
+
+__all__ = [
+    "ApiKey",
+    "Applicant",
+    "Application",
+    "ApplicationEvent",
+    "CommandRecord",
+    "DeadLetter",
+    "IdempotencyRecord",
+    "InboxEntry",
+    "Organisation",
+    "OutboxMessage",
+    "Vacancy",
+]

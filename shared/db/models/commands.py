@@ -1,0 +1,50 @@
+"""Accepted commands with their outcome, and stored idempotent responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base
+from shared.db.types import JSONDocument, UTCDateTime, utcnow
+from shared.ids import new_id
+
+
+class CommandRecord(Base):
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_commands_by_key", "organisation_id", "idempotency_key"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"))
+    type: Mapped[str] = mapped_column(String(60))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(10))  # "http" | "amqp"
+    application_id: Mapped[UUID | None] = mapped_column(index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    status: Mapped[str] = mapped_column(String(20))
+    outcome_code: Mapped[str | None] = mapped_column(String(40))
+    outcome_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(Base):
+    """The first response to an ``Idempotency-Key``, replayed for the same request.
+
+    Keys are scoped per organisation and kept ``idempotency_retention_hours``.
+    Responses hold ids only, so the table holds no personal data.
+    """
+
+    __tablename__ = "idempotency_records"
+
+    organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int]
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,33 @@
+"""Error classes that decide between retrying, refusing and dead-lettering."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RefusalCode(StrEnum):
+    """Machine-readable reasons a business rule said no. Refusals never retry."""
+
+    INVALID_TRANSITION = "invalid_transition"
+    NOT_FOUND = "not_found"
+    VERSION_CONFLICT = "version_conflict"
+    DELETED = "deleted"
+    ALREADY_APPLIED = "already_applied"
+    VACANCY_CLOSED = "vacancy_closed"
+
+
+class PermanentError(Exception):
+    """Retrying cannot help: the message is failed at once and dead-lettered."""
+
+
+class TransientError(Exception):
+    """A dependency hiccup: retried with backoff up to the actor's limit."""
+
+
+class Refused(Exception):  # noqa: N818 - a refusal is an outcome, not an error condition
+    """A business rule refused the command; recorded as a ``rejected`` outcome."""
+
+    def __init__(self, code: RefusalCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -1,0 +1,90 @@
+"""structlog set-up: JSON in production, console in dev, secrets redacted.
+
+Call :func:`configure_logging` once per process. Per-message context (command id,
+organisation, message id) is bound by :class:`shared.messaging.middleware.LogContext`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Literal
+
+import structlog
+
+REDACTED = "[redacted]"
+
+# Keys whose values never reach a log line, whatever their nesting.
+_SECRET_KEY = re.compile(
+    r"pass(word)?|secret|token|api[_-]?key|authorization|cookie|credential", re.IGNORECASE
+)
+# Userinfo in URLs (amqp://user:password@host) is a secret too.
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def redact(value: Any, key: str | None = None) -> Any:
+    if key is not None and _SECRET_KEY.search(key):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact(v) for v in value)
+    if isinstance(value, str):
+        return _URL_USERINFO.sub(r"\g<scheme>[redacted]@", value)
+    return value
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        event_dict[key] = redact(event_dict[key], key)
+    return event_dict
+
+
+def configure_logging(
+    *, log_format: Literal["console", "json"] = "console", level: str = "INFO"
+) -> None:
+    shared_processors: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
+    ]
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            *shared_processors,
+            structlog.processors.format_exc_info if log_format == "json" else _noop,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # Libraries log through the standard library; route them through the same
+    # redaction and rendering so that nothing bypasses it.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared_processors,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("pika", "aiosmtpd", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _noop(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    return event_dict

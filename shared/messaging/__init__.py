@@ -1,0 +1,1 @@
+"""Broker set-up, the routes table, the outbox and its relay, the inbox, dead letters."""

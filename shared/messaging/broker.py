@@ -1,0 +1,80 @@
+"""Dramatiq broker set-up: RabbitMQ with confirms in production, in-process for embedded mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from shared.errors import PermanentError
+from shared.logging import configure_logging
+from shared.messaging.middleware import DeadLetterRecorder, FailureRecorder, LogContext
+from shared.settings import Settings
+
+# RabbitMQ closes a channel whose delivery stays unacked for 30 minutes
+# (consumer_timeout) and requeues everything on it. Dramatiq holds retried
+# messages unacked until their ETA, so every delay and run time stays well below.
+MAX_BACKOFF_MS: Final = 5 * 60 * 1000
+TIME_LIMIT_MS: Final = 5 * 60 * 1000
+
+ACTOR_OPTIONS: Final[dict[str, Any]] = {
+    "max_retries": 8,
+    "min_backoff": 1_000,
+    "max_backoff": MAX_BACKOFF_MS,
+    "time_limit": TIME_LIMIT_MS,
+    "throws": (PermanentError,),
+}
+
+
+def build_broker(settings: Settings, on_failure: FailureRecorder | None = None) -> dramatiq.Broker:
+    """Build (without connecting) the broker the settings name, with werving's middleware."""
+    middleware = [
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=8, min_backoff=1_000, max_backoff=MAX_BACKOFF_MS),
+        LogContext(),
+    ]
+    if on_failure is not None:
+        middleware.append(DeadLetterRecorder(on_failure))
+    broker: dramatiq.Broker
+    if settings.uses_stub_broker:
+        broker = StubBroker(middleware=middleware)
+    else:
+        broker = RabbitmqBroker(
+            url=settings.broker_url,
+            confirm_delivery=True,
+            middleware=middleware,
+        )
+    return broker
+
+
+def declare_worker_queues(broker: dramatiq.Broker, queues: Iterable[str]) -> None:
+    """Create the queues (with their ``.DQ`` and ``.XQ``) with Dramatiq's own arguments,
+    so that a publisher and a worker never disagree on them."""
+    for queue in queues:
+        if isinstance(broker, RabbitmqBroker):
+            broker.declare_queue(queue, ensure=True)
+        else:
+            broker.declare_queue(queue)
+
+
+def boot_worker(settings: Settings, on_failure: FailureRecorder | None = None) -> dramatiq.Broker:
+    """Set up a worker process: logging, then the global broker its actors bind to."""
+    configure_logging(log_format=settings.resolved_log_format, level=settings.log_level)
+    broker = build_broker(settings, on_failure=on_failure)
+    dramatiq.set_broker(broker)
+    return broker

@@ -1,0 +1,96 @@
+"""Dramatiq middleware: per-message log context, and dead letters copied into the database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import dramatiq
+import structlog
+from dramatiq.middleware import Middleware
+
+log = structlog.get_logger(__name__)
+
+FailureRecorder = Callable[[dramatiq.MessageProxy, BaseException], None]
+
+
+def _ids_of(message: dramatiq.MessageProxy) -> dict[str, str]:
+    """The command and organisation ids of a werving message, when it has them."""
+    args = message.args
+    if args and isinstance(args[0], dict):
+        return {k: str(args[0][k]) for k in ("command_id", "organisation_id") if k in args[0]}
+    return {}
+
+
+class LogContext(Middleware):  # type: ignore[misc]
+    """Bind message id, actor, command id and organisation for every log line of a message."""
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            message_id=message.message_id,
+            actor=message.actor_name,
+            queue=message.queue_name,
+            **_ids_of(message),
+        )
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        structlog.contextvars.clear_contextvars()
+
+
+class DeadLetterRecorder(Middleware):  # type: ignore[misc]
+    """Hand every message that Dramatiq gives up on (retries exhausted or a
+    permanent error) to ``record``, which stores it with its reason.
+
+    Must be added after ``Retries``, which decides whether a message failed.
+    """
+
+    def __init__(self, record: FailureRecorder) -> None:
+        self._record = record
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        if exception is None or not message.failed:
+            return
+        try:
+            self._record(message, exception)
+        except Exception:
+            # The message still reaches Dramatiq's .XQ queue; say loudly that
+            # the copy in the database is missing.
+            log.exception("dead_letter.record_failed", message_id=message.message_id)
+
+
+def _uuid_or_none(value: str | None) -> UUID | None:
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def describe_failure(message: dramatiq.MessageProxy, exception: BaseException) -> dict[str, Any]:
+    """The columns of a dead-letter row for a failed Dramatiq message."""
+    ids = _ids_of(message)
+    return {
+        "queue": message.queue_name,
+        "actor_name": message.actor_name,
+        "message_id": message.message_id,
+        "reason": f"{type(exception).__name__}: {exception}",
+        "body": json.dumps(message.asdict(), default=str),
+        "organisation_id": _uuid_or_none(ids.get("organisation_id")),
+        "command_id": _uuid_or_none(ids.get("command_id")),
+    }

@@ -1,0 +1,43 @@
+"""Writing to the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from shared.commands.envelope import CommandMessage
+from shared.db.models import OutboxMessage
+from shared.events import Event
+from shared.ids import new_id
+from shared.messaging.routes import route_for
+
+TASK = "task"
+EVENT = "event"
+
+
+def enqueue_command(session: Session, command_type: str, message: CommandMessage) -> None:
+    """Queue a command for its worker; the relay publishes it after commit."""
+    route = route_for(command_type)
+    session.add(
+        OutboxMessage(
+            id=new_id(),
+            organisation_id=message.organisation_id,
+            kind=TASK,
+            destination=route.queue,
+            actor_name=route.actor,
+            payload=message.model_dump(mode="json"),
+        )
+    )
+
+
+def publish_event(session: Session, event: Event) -> None:
+    """Announce a change to subscribers, only if the surrounding transaction commits."""
+    session.add(
+        OutboxMessage(
+            id=event.event_id,
+            organisation_id=event.organisation_id,
+            kind=EVENT,
+            destination=event.name,
+            actor_name=None,
+            payload=event.model_dump(mode="json"),
+        )
+    )

@@ -1,0 +1,212 @@
+"""The outbox relay: publishes committed outbox rows, then marks them published.
+
+Safe to run as several copies: each claims its batch with ``FOR UPDATE SKIP
+LOCKED`` and holds the row locks until the broker has confirmed the batch. A
+crash between confirm and commit republishes the batch; consumers are idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, Protocol
+from uuid import UUID
+
+import dramatiq
+import psycopg
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared.db.database import Database
+from shared.db.models import OutboxMessage
+from shared.db.types import utcnow
+from shared.messaging.outbox import EVENT
+from shared.messaging.publishers import Outgoing, Publisher, PublishError
+
+log = structlog.get_logger(__name__)
+
+NOTIFY_CHANNEL = "werving_outbox"
+
+
+class Waker(Protocol):
+    def wait(self, timeout_s: float) -> None:
+        """Return when new outbox rows may exist, or after ``timeout_s``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class PollWaker:
+    """Sleeps for the poll interval; ``nudge`` wakes it early (in-process callers)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def nudge(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout_s: float) -> None:
+        self._event.wait(timeout_s)
+        self._event.clear()
+
+    def close(self) -> None:
+        self._event.set()
+
+
+class PgNotifyWaker:
+    """Wakes on PostgreSQL ``NOTIFY werving_outbox`` (sent by a trigger on insert)."""
+
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url).set(drivername="postgresql")
+        self._conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+    def wait(self, timeout_s: float) -> None:
+        # Drain everything pending: one wake-up is enough for any number of rows.
+        for _ in self._conn.notifies(timeout=timeout_s, stop_after=1):
+            pass
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def to_outgoing(
+    row_id: UUID,
+    kind: str,
+    destination: str,
+    actor_name: str | None,
+    payload: dict[str, Any],
+    created_at_ms: int,
+    events_exchange: str,
+) -> Outgoing:
+    if kind == EVENT:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return Outgoing(id=row_id, exchange=events_exchange, routing_key=destination, body=body)
+    message = dramatiq.Message(
+        queue_name=destination,
+        actor_name=actor_name or "",
+        args=(payload,),
+        kwargs={},
+        options={},
+        message_id=str(row_id),
+        message_timestamp=created_at_ms,
+    )
+    return Outgoing(id=row_id, exchange="", routing_key=destination, body=message.encode())
+
+
+class Relay:
+    def __init__(
+        self,
+        db: Database,
+        publisher: Publisher,
+        *,
+        events_exchange: str,
+        batch_size: int = 500,
+    ) -> None:
+        self._db = db
+        self.publisher = publisher
+        self._events_exchange = events_exchange
+        self._batch_size = batch_size
+
+    def relay_batch(self) -> int:
+        """Publish one batch of unpublished rows; returns how many were confirmed."""
+        with self._db.transaction() as session:
+            rows = session.execute(
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.kind,
+                    OutboxMessage.destination,
+                    OutboxMessage.actor_name,
+                    OutboxMessage.payload,
+                    OutboxMessage.created_at,
+                )
+                .where(OutboxMessage.published_at.is_(None))
+                .order_by(OutboxMessage.created_at)
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return 0
+            outgoing = [
+                to_outgoing(
+                    r.id,
+                    r.kind,
+                    r.destination,
+                    r.actor_name,
+                    r.payload,
+                    int(r.created_at.timestamp() * 1000),
+                    self._events_exchange,
+                )
+                for r in rows
+            ]
+            results = self.publisher.publish(outgoing)
+            confirmed = [i for i, reason in results.items() if reason is None]
+            if confirmed:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(confirmed))
+                    .values(published_at=utcnow())
+                )
+            self._record_failures(session, results)
+        log.debug("outbox.relayed", published=len(confirmed), claimed=len(rows))
+        return len(confirmed)
+
+    @staticmethod
+    def _record_failures(session: Any, results: dict[UUID, str | None]) -> None:
+        by_reason: dict[str, list[UUID]] = defaultdict(list)
+        for message_id, reason in results.items():
+            if reason is not None:
+                by_reason[reason].append(message_id)
+        for reason, ids in by_reason.items():
+            log.warning("outbox.publish_refused", reason=reason, count=len(ids))
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(attempts=OutboxMessage.attempts + 1, last_error=reason)
+            )
+
+    def run(
+        self,
+        stop: threading.Event,
+        waker: Waker,
+        *,
+        poll_interval_s: float = 0.25,
+        reconnect: Sequence[Any] = (),
+    ) -> None:
+        """Relay until ``stop`` is set. ``reconnect`` callables run after a publish failure."""
+        log.info("relay.started")
+        backoff = poll_interval_s
+        while not stop.is_set():
+            try:
+                published = self.relay_batch()
+                backoff = poll_interval_s
+            except (PublishError, SQLAlchemyError, OSError) as exc:
+                log.warning("relay.batch_failed", error=str(exc), retry_in_s=backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                for step in reconnect:
+                    try:
+                        step()
+                    except Exception as reconnect_error:  # noqa: BLE001 - retried next round
+                        log.warning("relay.reconnect_failed", error=str(reconnect_error))
+                continue
+            if published < self._batch_size:
+                waker.wait(poll_interval_s)
+        log.info("relay.stopped")
+
+
+def drain(relay: Relay, *, timeout_s: float = 30) -> int:
+    """Publish until the outbox is empty (tests and one-shot tooling)."""
+    deadline = time.monotonic() + timeout_s
+    total = 0
+    while time.monotonic() < deadline:
+        published = relay.relay_batch()
+        total += published
+        if published == 0:
+            return total
+    raise TimeoutError("outbox did not drain")

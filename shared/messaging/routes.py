@@ -1,0 +1,31 @@
+"""The one table that says which queue and actor carry out each command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+STATUS_QUEUE: Final = "status"
+MAIL_QUEUE: Final = "mail"
+DOCUMENTS_QUEUE: Final = "documents"
+WORKER_QUEUES: Final = (STATUS_QUEUE, MAIL_QUEUE, DOCUMENTS_QUEUE)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    queue: str
+    actor: str
+
+
+# Command ``type`` -> where it goes. The actor name equals the command type.
+ROUTES: Final[dict[str, Route]] = {
+    command_type: Route(queue=STATUS_QUEUE, actor=command_type)
+    for command_type in ("register_application", "withdraw_application")
+}
+
+
+def route_for(command_type: str) -> Route:
+    try:
+        return ROUTES[command_type]
+    except KeyError:
+        raise LookupError(f"no route for command type {command_type!r}") from None

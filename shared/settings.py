@@ -1,0 +1,53 @@
+"""Typed settings, read once from the environment (prefix ``WERVING_``).
+
+The defaults are the embedded mode: SQLite under ``./var`` and Dramatiq's in-process
+broker. Production sets ``WERVING_DATABASE_URL`` and ``WERVING_BROKER_URL``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STUB_BROKER_URL = "stub://"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WERVING_", extra="ignore", frozen=True)
+
+    environment: Literal["dev", "production"] = "dev"
+    database_url: str = "sqlite:///var/werving.db"
+    broker_url: str = Field(
+        default=STUB_BROKER_URL,
+        description="amqp://user:pass@host:5672/vhost for RabbitMQ; stub:// for the in-process broker",
+    )
+    log_format: Literal["console", "json"] | None = Field(
+        default=None, description="defaults to json in production and console in dev"
+    )
+    log_level: str = "INFO"
+
+    events_exchange: str = "werving.events"
+    ingress_queue: str = "werving.commands"
+
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_poll_interval_s: float = Field(default=0.25, gt=0)
+
+    idempotency_retention_hours: int = Field(default=48, ge=24)
+
+    @property
+    def uses_stub_broker(self) -> bool:
+        return self.broker_url.startswith("stub:")
+
+    @property
+    def resolved_log_format(self) -> Literal["console", "json"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.environment == "production" else "console"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
