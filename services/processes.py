@@ -12,9 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-import uvicorn
 
-from services.command_api.app import create_app
 from services.command_api.idempotency import delete_expired
 from services.command_api.ingress import CommandIngress
 from shared.db.database import Database
@@ -42,6 +40,10 @@ def stop_on_signals() -> threading.Event:
 
 
 def serve_api(settings: Settings, host: str, port: int) -> None:
+    import uvicorn  # noqa: PLC0415 - only the API process needs the web stack
+
+    from services.command_api.app import create_app  # noqa: PLC0415
+
     db = Database(settings.database_url, pool_size=10)
     uvicorn.run(create_app(settings, db), host=host, port=port, log_config=None)
 

@@ -31,7 +31,7 @@ class LogContext(Middleware):  # type: ignore[misc]
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             message_id=message.message_id,
-            actor=message.actor_name,
+            actor_name=message.actor_name,
             queue=message.queue_name,
             **_ids_of(message),
         )

@@ -1,0 +1,135 @@
+"""Fixtures shared by unit and integration tests.
+
+Unit tests run on SQLite and the in-process broker. Integration tests need real
+PostgreSQL and RabbitMQ: they skip when one is missing, and fail when ``CI`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from services.command_api.api_keys import ALL_SCOPES, Scope, create_api_key, create_organisation
+from services.command_api.app import create_app
+from shared.db.base import Base
+from shared.db.database import Database
+from shared.db.migrate import upgrade
+from shared.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "WERVING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+RABBITMQ_URL = os.environ.get("WERVING_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    """Skip without the service; in CI a missing service is a failure, not a skip."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError as exc:
+        message = f"{name} is not reachable on {host}:{port} ({exc})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must provide it", pytrace=False)
+        pytest.skip(message)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    organisation_id: uuid.UUID
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def make_tenant(db: Database, scopes: list[Scope] | None = None, **org: str) -> Tenant:
+    with db.transaction() as session:
+        organisation = create_organisation(session, org.pop("name", "Acme"), **org)
+        key = create_api_key(session, organisation.id, scopes or list(ALL_SCOPES))
+        return Tenant(organisation.id, key)
+
+
+def truncate_all(db: Database) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with db.transaction() as session:
+        if db.is_postgresql:
+            session.execute(text(f"TRUNCATE {tables} CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                session.execute(table.delete())
+
+
+# -- SQLite (unit) ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'werving.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def db(sqlite_url: str) -> Iterator[Database]:
+    database = Database(sqlite_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(sqlite_url: str) -> Settings:
+    return Settings(database_url=sqlite_url)
+
+
+@pytest.fixture
+def client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, db)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tenant(db: Database) -> Tenant:
+    return make_tenant(db)
+
+
+# -- PostgreSQL and RabbitMQ (integration) ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated database for this test session."""
+    need_service("PostgreSQL", "127.0.0.1", 5432)
+    import psycopg
+
+    name = f"werving_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[Database]:
+    database = Database(postgres_url, pool_size=10)
+    truncate_all(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    need_service("RabbitMQ", "127.0.0.1", 5672)
+    return RABBITMQ_URL
