@@ -24,8 +24,10 @@ def _record_failure(message: dramatiq.MessageProxy, exception: BaseException) ->
     details = describe_failure(message, exception)
     with db.transaction() as session:
         record_dead_letter(session, source="worker", **details)
-        if details["command_id"] is not None:
-            fail_command(session, details["command_id"], details["reason"])
+        if details["command_id"] is not None and details["organisation_id"] is not None:
+            fail_command(
+                session, details["command_id"], details["organisation_id"], details["reason"]
+            )
 
 
 broker = boot_worker(settings, on_failure=_record_failure)

@@ -60,7 +60,10 @@ def run_command(db: Database, message: dict[str, Any], handler: Handler) -> None
         record = session.get(CommandRecord, ids.command_id, with_for_update=True)
         if record is None or record.organisation_id != ids.organisation_id:
             raise PermanentError(f"command {ids.command_id} not found for its organisation")
-        command = COMMAND_ADAPTER.validate_python(record.payload)
+        try:
+            command = COMMAND_ADAPTER.validate_python(record.payload)
+        except ValueError as exc:
+            raise PermanentError(f"stored command does not validate: {exc}") from None
         context = CommandContext(
             command_id=record.id,
             organisation_id=record.organisation_id,
@@ -106,9 +109,13 @@ def _complete(
     )
 
 
-def fail_command(session: Session, command_id: UUID, reason: str) -> None:
-    """Give a command that exhausted its retries its ``failed`` outcome."""
+def fail_command(session: Session, command_id: UUID, organisation_id: UUID, reason: str) -> None:
+    """Give a command that exhausted its retries, or failed permanently, its ``failed`` outcome."""
     record = session.get(CommandRecord, command_id, with_for_update=True)
-    if record is None or record.status != CommandStatus.ACCEPTED:
+    if (
+        record is None
+        or record.organisation_id != organisation_id
+        or record.status != CommandStatus.ACCEPTED
+    ):
         return
     _complete(session, record, CommandStatus.FAILED, None, reason)

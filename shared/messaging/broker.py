@@ -10,6 +10,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
+    Middleware,
     Callbacks,
     Pipelines,
     Retries,
@@ -39,17 +40,20 @@ ACTOR_OPTIONS: Final[dict[str, Any]] = {
 
 def build_broker(settings: Settings, on_failure: FailureRecorder | None = None) -> dramatiq.Broker:
     """Build (without connecting) the broker the settings name, with werving's middleware."""
-    middleware = [
+    # Dramatiq runs "before" hooks in this order and "after" hooks in reverse: the
+    # log context is bound first and cleared last, and the dead-letter recorder
+    # sees a message after Retries has decided whether it failed.
+    middleware: list[Middleware] = [LogContext()]
+    if on_failure is not None:
+        middleware.append(DeadLetterRecorder(on_failure))
+    middleware += [
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
         Retries(max_retries=8, min_backoff=1_000, max_backoff=MAX_BACKOFF_MS),
-        LogContext(),
     ]
-    if on_failure is not None:
-        middleware.append(DeadLetterRecorder(on_failure))
     broker: dramatiq.Broker
     if settings.uses_stub_broker:
         broker = StubBroker(middleware=middleware)

@@ -51,7 +51,8 @@ class DeadLetterRecorder(Middleware):  # type: ignore[misc]
     """Hand every message that Dramatiq gives up on (retries exhausted or a
     permanent error) to ``record``, which stores it with its reason.
 
-    Must be added after ``Retries``, which decides whether a message failed.
+    Must come before ``Retries`` in the middleware list: "after" hooks run in
+    reverse order, and Retries decides whether a message failed.
     """
 
     def __init__(self, record: FailureRecorder) -> None:
