@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CursorResult
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,7 +19,7 @@ def first_delivery(session: Session, consumer: str, message_key: str) -> bool:
         insert(InboxEntry)
         .values(consumer=consumer, message_key=message_key)
         .on_conflict_do_nothing(index_elements=["consumer", "message_key"])
+        .returning(InboxEntry.message_key)
     )
-    result = session.execute(statement)
-    assert isinstance(result, CursorResult)
-    return result.rowcount == 1
+    # RETURNING, not rowcount: an ORM session reports -1 for this statement.
+    return session.execute(statement).first() is not None

@@ -53,8 +53,8 @@ class PipelinedPublisher:
 
     pika's ``SelectConnection`` runs its I/O loop on a thread of its own; the
     caller's thread hands batches over with ``add_callback_threadsafe``, the only
-    thread-safe entry into pika. Messages are persistent and ``mandatory``, so an
-    unroutable message comes back as a failure instead of vanishing.
+    thread-safe entry into pika. Messages are persistent; tasks are ``mandatory``,
+    so a task that reaches no queue comes back as a failure instead of vanishing.
     """
 
     def __init__(self, url: str, *, exchanges: Sequence[str] = (), confirm_timeout_s: float = 30):
@@ -162,7 +162,8 @@ class PipelinedPublisher:
                         content_type="application/json",
                         message_id=str(message.id),
                     ),
-                    mandatory=True,
+                    # A task must reach its queue; an event nobody subscribed to is fine.
+                    mandatory=not message.exchange,
                 )
                 self._next_tag += 1
                 self._pending[self._next_tag] = (batch, message.id)

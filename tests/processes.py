@@ -1,0 +1,99 @@
+"""Starting werving's real processes (API, relay, ingress, Dramatiq workers) for tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], *, timeout_s: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+@contextmanager
+def running(
+    args: list[str], *, env: dict[str, str], log_path: Path, ready: Callable[[], bool] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``args`` as its own process group; stop it with SIGTERM (then SIGKILL) afterwards."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            args,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            if ready is not None:
+                def _ready() -> bool:
+                    if process.poll() is not None:
+                        raise RuntimeError(f"{args[0]} exited early: {log_path.read_text()[-3000:]}")
+                    return ready()
+
+                wait_until(_ready, timeout_s=60, what=" ".join(args))
+            yield process
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+def http_ready(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def service_env(database_url: str, broker_url: str) -> dict[str, str]:
+    return {
+        "WERVING_DATABASE_URL": database_url,
+        "WERVING_BROKER_URL": broker_url,
+        "WERVING_LOG_FORMAT": "json",
+    }
+
+
+def werving(*args: str) -> list[str]:
+    return [str(BIN / "werving"), *args]
+
+
+def status_worker(threads: int = 2, processes: int = 1) -> list[str]:
+    return [
+        str(BIN / "dramatiq"),
+        "services.status_worker.actors",
+        "--queues",
+        "status",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
