@@ -21,7 +21,7 @@ import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from services.command_api.acceptance import accept_command
@@ -95,9 +95,18 @@ class CommandIngress:
                         )
         except KeyInProgress:
             return IngressOutcome(Verdict.RETRY_LATER, "idempotency key in progress")
-        except SQLAlchemyError as exc:
+        except (OperationalError, InterfaceError) as exc:
             log.warning("ingress.database_unavailable", error=type(exc).__name__)
             return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
+        except SQLAlchemyError as exc:
+            # This message cannot be stored as it is (bad data): retrying cannot help.
+            try:
+                with self._db.transaction() as session:
+                    return self._dead_letter(
+                        session, body, f"not storable: {type(exc).__name__}", message_id, None
+                    )
+            except SQLAlchemyError:
+                return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
         log.info(
             "command.accepted",
             source="amqp",
@@ -119,7 +128,7 @@ class CommandIngress:
             source="ingress",
             queue=self._queue,
             reason=reason,
-            body=body.decode("utf-8", errors="replace"),
+            body=body,
             message_id=message_id,
             organisation_id=organisation_id,
         )

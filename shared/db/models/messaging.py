@@ -65,6 +65,9 @@ class DeadLetter(Base):
     organisation_id: Mapped[UUID | None] = mapped_column(index=True)
     command_id: Mapped[UUID | None]
     reason: Mapped[str] = mapped_column(Text)
+    # The message exactly as received: UTF-8 text, or base64 when it is not
+    # valid UTF-8 or holds NUL (which PostgreSQL text cannot store).
     body: Mapped[str] = mapped_column(Text)
+    body_encoding: Mapped[str] = mapped_column(String(10), default="utf-8")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

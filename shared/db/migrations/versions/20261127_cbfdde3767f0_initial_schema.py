@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.Column('command_id', sa.Uuid(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('body_encoding', sa.String(length=10), nullable=False),
     sa.Column('created_at', shared.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('replayed_at', shared.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dead_letters'))
