@@ -93,16 +93,16 @@ def org_create(
         raise typer.BadParameter("locale must be nl or en", param_hint="--locale")
     db = Database(get_settings().database_url)
     with db.transaction() as session:
-        organisation = create_organisation(session, name, default_locale=locale, amqp_user=amqp_user)
+        organisation = create_organisation(
+            session, name, default_locale=locale, amqp_user=amqp_user
+        )
         typer.echo(str(organisation.id))
 
 
 @apikey_app.command("create")
 def apikey_create(
     org: Annotated[UUID, typer.Option(help="The organisation's id.")],
-    scopes: Annotated[
-        str, typer.Option(help="Comma-separated scopes, or 'all'.")
-    ],
+    scopes: Annotated[str, typer.Option(help="Comma-separated scopes, or 'all'.")],
     name: str = "default",
 ) -> None:
     """Create an API key and print it. It is shown this once and stored only as a hash."""

@@ -66,7 +66,7 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
     upgrade(settings.database_url)
 
     # The actors bind to the broker their boot module builds from the settings.
-    from services.status_worker import actors  # noqa: F401, PLC0415
+    from services.status_worker import actors  # noqa: F401
 
     broker = dramatiq.get_broker()
     worker = dramatiq.Worker(broker, worker_threads=4)

@@ -40,9 +40,9 @@ def stop_on_signals() -> threading.Event:
 
 
 def serve_api(settings: Settings, host: str, port: int) -> None:
-    import uvicorn  # noqa: PLC0415 - only the API process needs the web stack
+    import uvicorn
 
-    from services.command_api.app import create_app  # noqa: PLC0415
+    from services.command_api.app import create_app
 
     db = Database(settings.database_url, pool_size=10)
     uvicorn.run(create_app(settings, db), host=host, port=port, log_config=None)
@@ -59,7 +59,9 @@ def run_housekeeping(db: Database, stop: threading.Event) -> None:
 
 def run_relay(settings: Settings, stop: threading.Event) -> None:
     if settings.uses_stub_broker:
-        raise SystemExit("the relay needs RabbitMQ (WERVING_BROKER_URL); `werving dev` runs one in-process")
+        raise SystemExit(
+            "the relay needs RabbitMQ (WERVING_BROKER_URL); `werving dev` runs one in-process"
+        )
     db = Database(settings.database_url, pool_size=2)
     # Declare the worker queues exactly as Dramatiq does, so that the first
     # publish is routable even before any worker has started.
@@ -78,11 +80,17 @@ def run_relay(settings: Settings, stop: threading.Event) -> None:
         relay.publisher = publisher
 
     waker: Waker = PgNotifyWaker(settings.database_url) if db.is_postgresql else PollWaker()
-    relay = Relay(db, publisher, events_exchange=settings.events_exchange,
-                  batch_size=settings.relay_batch_size)
+    relay = Relay(
+        db,
+        publisher,
+        events_exchange=settings.events_exchange,
+        batch_size=settings.relay_batch_size,
+    )
     threading.Thread(target=run_housekeeping, args=(db, stop), daemon=True).start()
     try:
-        relay.run(stop, waker, poll_interval_s=settings.relay_poll_interval_s, reconnect=[reconnect])
+        relay.run(
+            stop, waker, poll_interval_s=settings.relay_poll_interval_s, reconnect=[reconnect]
+        )
     finally:
         waker.close()
         publisher.close()

@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/werving.db"
     broker_url: str = Field(
         default=STUB_BROKER_URL,
-        description="amqp://user:pass@host:5672/vhost for RabbitMQ; stub:// for the in-process broker",
+        description="amqp://user:pass@host:5672/vhost for RabbitMQ;"
+        " stub:// for the in-process broker",
     )
     log_format: Literal["console", "json"] | None = Field(
         default=None, description="defaults to json in production and console in dev"

@@ -33,7 +33,7 @@ def register_body(vacancy_id: uuid.UUID | str, **overrides: Any) -> dict[str, An
     return body
 
 
-def withdraw_body(application_id: uuid.UUID | str, **overrides: Any) -> dict[str, Any]:
+def withdraw_body(application_id: object, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": "withdraw_application",
         "application_id": str(application_id),

@@ -23,7 +23,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(condition: Callable[[], bool], *, timeout_s: float = 30, what: str = "condition") -> None:
+def wait_until(
+    condition: Callable[[], bool], *, timeout_s: float = 30, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
@@ -47,9 +49,12 @@ def running(
         )
         try:
             if ready is not None:
+
                 def _ready() -> bool:
                     if process.poll() is not None:
-                        raise RuntimeError(f"{args[0]} exited early: {log_path.read_text()[-3000:]}")
+                        raise RuntimeError(
+                            f"{args[0]} exited early: {log_path.read_text()[-3000:]}"
+                        )
                     return ready()
 
                 wait_until(_ready, timeout_s=60, what=" ".join(args))

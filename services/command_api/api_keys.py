@@ -81,4 +81,6 @@ def authenticate(session: Session, presented: str) -> Principal | None:
         return None
     if not hmac.compare_digest(key.secret_hash, _hash(secret)):
         return None
-    return Principal(organisation_id=key.organisation_id, key_id=key_id, scopes=frozenset(key.scopes))
+    return Principal(
+        organisation_id=key.organisation_id, key_id=key_id, scopes=frozenset(key.scopes)
+    )

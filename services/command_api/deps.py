@@ -36,7 +36,9 @@ def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     unauthorised = ProblemError(
-        401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'",
+        401,
+        "Unauthorized",
+        "send an API key as 'Authorization: Bearer <key>'",
         headers={"WWW-Authenticate": "Bearer"},
     )
     if credentials is None:

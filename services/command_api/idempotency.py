@@ -51,7 +51,9 @@ def _lock_id(organisation_id: UUID, key: str) -> int:
 def _lock_key(session: Session, organisation_id: UUID, key: str) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite: BEGIN IMMEDIATE already serialises every writer
-    acquired = session.scalar(select(func.pg_try_advisory_xact_lock(_lock_id(organisation_id, key))))
+    acquired = session.scalar(
+        select(func.pg_try_advisory_xact_lock(_lock_id(organisation_id, key)))
+    )
     if not acquired:
         raise KeyInProgress(key)
 

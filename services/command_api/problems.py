@@ -65,7 +65,9 @@ def _field_name(loc: Sequence[Any]) -> str:
 
 def field_errors(errors: Sequence[Any]) -> list[FieldError]:
     return [
-        FieldError(field=_field_name(e.get("loc", ())), code=e.get("type", "invalid"), message=e["msg"])
+        FieldError(
+            field=_field_name(e.get("loc", ())), code=e.get("type", "invalid"), message=e["msg"]
+        )
         for e in errors
     ]
 

@@ -51,7 +51,9 @@ def idempotency_problems() -> Iterator[None]:
         ) from None
 
 
-def idempotent_response(result: Response, location: Callable[[dict[str, Any]], str]) -> JSONResponse:
+def idempotent_response(
+    result: Response, location: Callable[[dict[str, Any]], str]
+) -> JSONResponse:
     headers = {"Location": location(result.body)}
     if result.replayed:
         headers[REPLAYED_HEADER] = "true"

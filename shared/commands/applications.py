@@ -16,7 +16,8 @@ class NewApplicant(Contract):
     email: Email
     phone: Phone | None = None
     locale: Literal["nl", "en"] | None = Field(
-        default=None, description="Language of the applicant's emails; the organisation's default if unset."
+        default=None,
+        description="Language of the applicant's emails; the organisation's default if unset.",
     )
 
 

@@ -54,9 +54,7 @@ Line = Annotated[
 ]
 Name = Annotated[Line, StringConstraints(max_length=200)]
 ShortText = Annotated[Line, StringConstraints(max_length=500)]
-LongText = Annotated[
-    str, StringConstraints(max_length=20_000), AfterValidator(_multiline)
-]
+LongText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_multiline)]
 Note = Annotated[str, StringConstraints(max_length=2_000), AfterValidator(_multiline)]
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
 Phone = Annotated[Line, StringConstraints(max_length=40, pattern=r"^\+?[0-9 ()./-]{3,40}$")]

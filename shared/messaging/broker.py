@@ -10,8 +10,8 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
-    Middleware,
     Callbacks,
+    Middleware,
     Pipelines,
     Retries,
     ShutdownNotifications,

@@ -24,10 +24,12 @@ def _ids_of(message: dramatiq.MessageProxy) -> dict[str, str]:
     return {}
 
 
-class LogContext(Middleware):  # type: ignore[misc]
+class LogContext(Middleware):
     """Bind message id, actor, command id and organisation for every log line of a message."""
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+    def before_process_message(
+        self, broker: dramatiq.Broker, message: dramatiq.MessageProxy
+    ) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             message_id=message.message_id,
@@ -47,7 +49,7 @@ class LogContext(Middleware):  # type: ignore[misc]
         structlog.contextvars.clear_contextvars()
 
 
-class DeadLetterRecorder(Middleware):  # type: ignore[misc]
+class DeadLetterRecorder(Middleware):
     """Hand every message that Dramatiq gives up on (retries exhausted or a
     permanent error) to ``record``, which stores it with its reason.
 

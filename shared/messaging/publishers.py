@@ -225,7 +225,9 @@ class BrokerPublisher:
         results: dict[UUID, str | None] = {}
         for message in messages:
             if message.exchange:
-                log.info("event.published", routing_key=message.routing_key, event_id=str(message.id))
+                log.info(
+                    "event.published", routing_key=message.routing_key, event_id=str(message.id)
+                )
             else:
                 self._broker.enqueue(dramatiq.Message.decode(message.body))
             results[message.id] = None

@@ -87,7 +87,7 @@ def to_outgoing(
     if kind == EVENT:
         body = json.dumps(payload, separators=(",", ":")).encode()
         return Outgoing(id=row_id, exchange=events_exchange, routing_key=destination, body=body)
-    message = dramatiq.Message(
+    message: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=destination,
         actor_name=actor_name or "",
         args=(payload,),
@@ -192,7 +192,7 @@ class Relay:
                 for step in reconnect:
                     try:
                         step()
-                    except Exception as reconnect_error:  # noqa: BLE001 - retried next round
+                    except Exception as reconnect_error:
                         log.warning("relay.reconnect_failed", error=str(reconnect_error))
                 continue
             if published < self._batch_size:

@@ -51,7 +51,9 @@ def test_a_request_whose_key_is_still_in_progress_gets_409(
     key = new_key()
     body = register_body(open_vacancy(pg, tenant.organisation_id))
     with psycopg.connect(postgres_url) as first_request:
-        first_request.execute("SELECT pg_advisory_lock(%s)", (_lock_id(tenant.organisation_id, key),))
+        first_request.execute(
+            "SELECT pg_advisory_lock(%s)", (_lock_id(tenant.organisation_id, key),)
+        )
         # When a retry arrives
         response = httpx.post(
             f"{api_url}/v1/commands", json=body, headers={**tenant.headers, "Idempotency-Key": key}
@@ -77,6 +79,14 @@ def test_another_organisations_key_gets_404_for_application_and_command(
         json=register_body(open_vacancy(pg, owner.organisation_id)),
         headers={**owner.headers, "Idempotency-Key": new_key()},
     ).json()
-    for path in (f"/v1/commands/{accepted['command_id']}", f"/v1/applications/{accepted['application_id']}"):
+    for path in (
+        f"/v1/commands/{accepted['command_id']}",
+        f"/v1/applications/{accepted['application_id']}",
+    ):
         assert httpx.get(api_url + path, headers=intruder.headers).status_code == 404
-    assert httpx.get(f"{api_url}/v1/commands/{accepted['command_id']}", headers=owner.headers).status_code == 200
+    assert (
+        httpx.get(
+            f"{api_url}/v1/commands/{accepted['command_id']}", headers=owner.headers
+        ).status_code
+        == 200
+    )

@@ -53,11 +53,15 @@ def _envelope(vacancy_id: uuid.UUID, key: str) -> bytes:
 
 def _command_status(db: Database, key: str) -> str | None:
     with db.transaction() as session:
-        return session.scalar(select(CommandRecord.status).where(CommandRecord.idempotency_key == key))
+        return session.scalar(
+            select(CommandRecord.status).where(CommandRecord.idempotency_key == key)
+        )
 
 
 @pytest.mark.usefixtures("ingress_process", "relay_process", "worker_process")
-def test_an_envelope_published_with_pika_ends_as_a_succeeded_command(pg: Database, amqp: str) -> None:
+def test_an_envelope_published_with_pika_ends_as_a_succeeded_command(
+    pg: Database, amqp: str
+) -> None:
     # Given an organisation that publishes as the RabbitMQ user "guest"
     tenant = make_tenant(pg, amqp_user=AMQP_USER)
     key = f"amqp-{uuid.uuid4()}"
@@ -66,7 +70,9 @@ def test_an_envelope_published_with_pika_ends_as_a_succeeded_command(pg: Databas
     # Then the command is accepted for that organisation and carried out
     wait_until(lambda: _command_status(pg, key) == "succeeded", what="the AMQP command to succeed")
     with pg.transaction() as session:
-        record = session.scalars(select(CommandRecord).where(CommandRecord.idempotency_key == key)).one()
+        record = session.scalars(
+            select(CommandRecord).where(CommandRecord.idempotency_key == key)
+        ).one()
     assert (record.source, record.organisation_id) == ("amqp", tenant.organisation_id)
 
 
@@ -97,7 +103,9 @@ def test_bad_envelopes_are_dead_lettered_with_their_reason_and_the_next_one_is_p
         reasons = sorted(session.scalars(select(DeadLetter.reason)).all())
         sources = set(session.scalars(select(DeadLetter.source)).all())
         bodies = [
-            base64.b64decode(letter.body) if letter.body_encoding == "base64" else letter.body.encode()
+            base64.b64decode(letter.body)
+            if letter.body_encoding == "base64"
+            else letter.body.encode()
             for letter in session.scalars(select(DeadLetter))
         ]
     assert len(reasons) == 3

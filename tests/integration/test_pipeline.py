@@ -40,7 +40,9 @@ def test_a_command_posted_over_http_is_applied_by_a_real_worker(pg: Database, ap
     tenant = make_tenant(pg)
     headers = tenant.headers
     vacancy = httpx.post(
-        f"{api_url}/v1/vacancies", json={"title": "Nurse"}, headers={**headers, "Idempotency-Key": new_key()}
+        f"{api_url}/v1/vacancies",
+        json={"title": "Nurse"},
+        headers={**headers, "Idempotency-Key": new_key()},
     ).json()
     # When an application is registered and then withdrawn
     registered = httpx.post(
@@ -66,11 +68,14 @@ def test_a_command_posted_over_http_is_applied_by_a_real_worker(pg: Database, ap
         ("received", "withdrawn", "recruiter-2"),
     ]
     assert application["history"][1]["reason"] == "Accepted another offer"
+
     # And every outbox row, tasks and events alike, gets published
     def all_published() -> bool:
         with pg.transaction() as session:
             return not session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.published_at.is_(None))
             )
 
     wait_until(all_published, what="the relay to publish every outbox row")
@@ -86,7 +91,9 @@ def test_the_same_outbox_row_published_twice_changes_the_state_once(
     tenant = make_tenant(pg)
     from tests.factories import open_vacancy
 
-    registered = run(pg, tenant.organisation_id, register_body(open_vacancy(pg, tenant.organisation_id)))
+    registered = run(
+        pg, tenant.organisation_id, register_body(open_vacancy(pg, tenant.organisation_id))
+    )
     accepted = accept(pg, tenant.organisation_id, withdraw_body(registered.application_id))
     with pg.transaction() as session:
         row = session.scalars(
@@ -96,8 +103,13 @@ def test_the_same_outbox_row_published_twice_changes_the_state_once(
             )
         ).one()
         outgoing = to_outgoing(
-            row.id, row.kind, row.destination, row.actor_name, row.payload,
-            int(row.created_at.timestamp() * 1000), Settings().events_exchange,
+            row.id,
+            row.kind,
+            row.destination,
+            row.actor_name,
+            row.payload,
+            int(row.created_at.timestamp() * 1000),
+            Settings().events_exchange,
         )
     # When the same outbox row reaches RabbitMQ twice (a relay crash before marking it)
     publisher = PipelinedPublisher(amqp)
@@ -109,22 +121,30 @@ def test_the_same_outbox_row_published_twice_changes_the_state_once(
         publisher.close()
     # Then the worker applies it once and skips the copy
     log = tmp_path / "status_worker.log"
-    wait_until(lambda: "command.duplicate_skipped" in log.read_text(), what="the duplicate to be skipped")
+    wait_until(
+        lambda: "command.duplicate_skipped" in log.read_text(), what="the duplicate to be skipped"
+    )
     with pg.transaction() as session:
         application = session.get(Application, registered.application_id)
         assert application is not None and application.version == 2
         withdrawals = session.scalar(
-            select(func.count()).select_from(ApplicationEvent).where(ApplicationEvent.to_status == "withdrawn")
+            select(func.count())
+            .select_from(ApplicationEvent)
+            .where(ApplicationEvent.to_status == "withdrawn")
         )
         completed = session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
                 OutboxMessage.kind == EVENT,
                 OutboxMessage.destination == "command.completed",
                 OutboxMessage.payload["command_id"].as_string() == accepted["command_id"],
             )
         )
         inbox = session.scalar(
-            select(func.count()).select_from(InboxEntry).where(InboxEntry.message_key == accepted["command_id"])
+            select(func.count())
+            .select_from(InboxEntry)
+            .where(InboxEntry.message_key == accepted["command_id"])
         )
         record = session.get(CommandRecord, uuid.UUID(accepted["command_id"]))
     assert (withdrawals, completed, inbox) == (1, 1, 1)

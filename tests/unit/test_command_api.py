@@ -49,9 +49,13 @@ def test_an_accepted_command_answers_202_with_its_id_and_location(
     assert polled.json()["status"] == "accepted"
 
 
-def test_the_outbox_message_carries_ids_only(client: TestClient, db: Database, tenant: Tenant) -> None:
+def test_the_outbox_message_carries_ids_only(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
     vacancy = open_vacancy(db, tenant.organisation_id)
-    body = register_body(vacancy, applicant={"name": "Canary Pietersen", "email": "canary@example.org"})
+    body = register_body(
+        vacancy, applicant={"name": "Canary Pietersen", "email": "canary@example.org"}
+    )
     client.post("/v1/commands", json=body, headers={**tenant.headers, "Idempotency-Key": new_key()})
     with db.transaction() as session:
         payload = session.scalars(select(OutboxMessage.payload)).one()
@@ -64,8 +68,12 @@ def test_the_same_key_and_body_replays_the_first_response(
 ) -> None:
     vacancy = open_vacancy(db, tenant.organisation_id)
     body, key = register_body(vacancy), new_key()
-    first = client.post("/v1/commands", json=body, headers={**tenant.headers, "Idempotency-Key": key})
-    second = client.post("/v1/commands", json=body, headers={**tenant.headers, "Idempotency-Key": key})
+    first = client.post(
+        "/v1/commands", json=body, headers={**tenant.headers, "Idempotency-Key": key}
+    )
+    second = client.post(
+        "/v1/commands", json=body, headers={**tenant.headers, "Idempotency-Key": key}
+    )
     assert second.status_code == 202
     assert second.json() == first.json()
     assert second.headers["Idempotency-Replayed"] == "true"
@@ -78,9 +86,15 @@ def test_the_same_key_with_another_body_is_refused_with_422(
 ) -> None:
     vacancy = open_vacancy(db, tenant.organisation_id)
     key = new_key()
-    client.post("/v1/commands", json=register_body(vacancy), headers={**tenant.headers, "Idempotency-Key": key})
+    client.post(
+        "/v1/commands",
+        json=register_body(vacancy),
+        headers={**tenant.headers, "Idempotency-Key": key},
+    )
     response = client.post(
-        "/v1/commands", json=register_body(vacancy), headers={**tenant.headers, "Idempotency-Key": key}
+        "/v1/commands",
+        json=register_body(vacancy),
+        headers={**tenant.headers, "Idempotency-Key": key},
     )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -104,7 +118,9 @@ def test_a_malformed_or_repeated_idempotency_key_is_a_400(
     vacancy = open_vacancy(db, tenant.organisation_id)
     for bad in ["", "x" * 256, "has space", "tab\tkey"]:
         response = client.post(
-            "/v1/commands", json=register_body(vacancy), headers={**tenant.headers, "Idempotency-Key": bad}
+            "/v1/commands",
+            json=register_body(vacancy),
+            headers={**tenant.headers, "Idempotency-Key": bad},
         )
         assert response.status_code == 400, bad
     repeated = client.post(
@@ -134,10 +150,16 @@ def test_keys_are_scoped_per_organisation(client: TestClient, db: Database, tena
     assert first.json()["command_id"] != second.json()["command_id"]
 
 
-def test_an_invalid_body_is_a_problem_listing_each_field(client: TestClient, tenant: Tenant) -> None:
+def test_an_invalid_body_is_a_problem_listing_each_field(
+    client: TestClient, tenant: Tenant
+) -> None:
     response = client.post(
         "/v1/commands",
-        json={"type": "register_application", "vacancy_id": "not-a-uuid", "applicant": {"name": "", "email": "x"}},
+        json={
+            "type": "register_application",
+            "vacancy_id": "not-a-uuid",
+            "applicant": {"name": "", "email": "x"},
+        },
         headers={**tenant.headers, "Idempotency-Key": new_key()},
     )
     assert response.status_code == 422
@@ -150,14 +172,17 @@ def test_without_an_api_key_the_answer_is_401(client: TestClient) -> None:
     response = client.get(f"/v1/commands/{uuid.uuid4()}")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
-    bad = client.get(f"/v1/commands/{uuid.uuid4()}", headers={"Authorization": "Bearer wv_nope_nope"})
+    bad = client.get(
+        f"/v1/commands/{uuid.uuid4()}", headers={"Authorization": "Bearer wv_nope_nope"}
+    )
     assert bad.status_code == 401
 
 
 def test_a_key_without_the_scope_gets_403(client: TestClient, db: Database) -> None:
     reader = make_tenant(db, scopes=[Scope.COMMANDS_READ])
     response = client.post(
-        "/v1/commands", json={"type": "withdraw_application", "application_id": str(uuid.uuid4())},
+        "/v1/commands",
+        json={"type": "withdraw_application", "application_id": str(uuid.uuid4())},
         headers={**reader.headers, "Idempotency-Key": new_key()},
     )
     assert response.status_code == 403
@@ -173,22 +198,34 @@ def test_another_organisations_command_and_application_are_404(
         headers={**tenant.headers, "Idempotency-Key": new_key()},
     ).json()
     intruder = make_tenant(db, name="Intruder")
-    assert client.get(f"/v1/commands/{accepted['command_id']}", headers=intruder.headers).status_code == 404
     assert (
-        client.get(f"/v1/applications/{accepted['application_id']}", headers=intruder.headers).status_code
+        client.get(f"/v1/commands/{accepted['command_id']}", headers=intruder.headers).status_code
         == 404
     )
-    assert client.get(f"/v1/commands/{accepted['command_id']}", headers=tenant.headers).status_code == 200
+    assert (
+        client.get(
+            f"/v1/applications/{accepted['application_id']}", headers=intruder.headers
+        ).status_code
+        == 404
+    )
+    assert (
+        client.get(f"/v1/commands/{accepted['command_id']}", headers=tenant.headers).status_code
+        == 200
+    )
 
 
-def test_commands_can_be_found_by_idempotency_key(client: TestClient, db: Database, tenant: Tenant) -> None:
+def test_commands_can_be_found_by_idempotency_key(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
     key = new_key()
     accepted = client.post(
         "/v1/commands",
         json=register_body(open_vacancy(db, tenant.organisation_id)),
         headers={**tenant.headers, "Idempotency-Key": key},
     ).json()
-    found = client.get("/v1/commands", params={"idempotency_key": key}, headers=tenant.headers).json()
+    found = client.get(
+        "/v1/commands", params={"idempotency_key": key}, headers=tenant.headers
+    ).json()
     assert [c["command_id"] for c in found] == [accepted["command_id"]]
 
 
@@ -196,13 +233,16 @@ def test_vacancies_are_created_listed_and_closed_per_organisation(
     client: TestClient, db: Database, tenant: Tenant
 ) -> None:
     created = client.post(
-        "/v1/vacancies", json={"title": "Welder"}, headers={**tenant.headers, "Idempotency-Key": new_key()}
+        "/v1/vacancies",
+        json={"title": "Welder"},
+        headers={**tenant.headers, "Idempotency-Key": new_key()},
     )
     assert created.status_code == 201
     vacancy_id = created.json()["id"]
     assert created.headers["Location"] == f"/v1/vacancies/{vacancy_id}"
     closed = client.post(
-        f"/v1/vacancies/{vacancy_id}/close", headers={**tenant.headers, "Idempotency-Key": new_key()}
+        f"/v1/vacancies/{vacancy_id}/close",
+        headers={**tenant.headers, "Idempotency-Key": new_key()},
     )
     assert closed.json()["status"] == "closed"
     listed = client.get("/v1/vacancies", params={"status": "closed"}, headers=tenant.headers).json()
@@ -211,7 +251,8 @@ def test_vacancies_are_created_listed_and_closed_per_organisation(
     assert client.get("/v1/vacancies", headers=other.headers).json()["items"] == []
     assert (
         client.post(
-            f"/v1/vacancies/{vacancy_id}/close", headers={**other.headers, "Idempotency-Key": new_key()}
+            f"/v1/vacancies/{vacancy_id}/close",
+            headers={**other.headers, "Idempotency-Key": new_key()},
         ).status_code
         == 404
     )

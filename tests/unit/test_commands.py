@@ -7,7 +7,12 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from shared.commands import COMMAND_ADAPTER, CommandEnvelope, RegisterApplication, WithdrawApplication
+from shared.commands import (
+    COMMAND_ADAPTER,
+    CommandEnvelope,
+    RegisterApplication,
+    WithdrawApplication,
+)
 from shared.messaging.routes import ROUTES
 
 VACANCY = str(uuid.uuid4())
@@ -54,7 +59,9 @@ def test_an_invalid_email_is_refused_with_the_field_named() -> None:
 @pytest.mark.parametrize("name", ["Ann\r\nBcc: x@example.org", "Ann\x00", "Ann\u2028B"])
 def test_line_breaks_and_control_characters_in_a_name_are_refused(name: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        COMMAND_ADAPTER.validate_python(_register(applicant={"name": name, "email": "a@example.org"}))
+        COMMAND_ADAPTER.validate_python(
+            _register(applicant={"name": name, "email": "a@example.org"})
+        )
     assert "register_application.applicant.name" in _error_fields(caught.value)
 
 
@@ -69,7 +76,11 @@ def test_a_registration_needs_exactly_one_of_applicant_and_applicant_id() -> Non
 def test_expected_version_must_be_a_positive_integer(version: object) -> None:
     with pytest.raises(ValidationError):
         COMMAND_ADAPTER.validate_python(
-            {"type": "withdraw_application", "application_id": str(uuid.uuid4()), "expected_version": version}
+            {
+                "type": "withdraw_application",
+                "application_id": str(uuid.uuid4()),
+                "expected_version": version,
+            }
         )
 
 
@@ -84,9 +95,7 @@ def test_commands_are_immutable() -> None:
         command.reason = "changed"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(
-    ("raw", "key"), [("abc-123", "abc-123"), ('"quoted-key"', "quoted-key")]
-)
+@pytest.mark.parametrize(("raw", "key"), [("abc-123", "abc-123"), ('"quoted-key"', "quoted-key")])
 def test_the_envelope_accepts_a_bare_or_quoted_idempotency_key(raw: str, key: str) -> None:
     envelope = CommandEnvelope.model_validate({"idempotency_key": raw, "command": _register()})
     assert envelope.idempotency_key == key

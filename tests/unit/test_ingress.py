@@ -27,7 +27,10 @@ def _count(db: Database, model: type) -> int:
 def test_an_envelope_from_a_known_amqp_user_is_accepted_for_its_organisation(db: Database) -> None:
     tenant = make_tenant(db, amqp_user="hr-suite")
     body = json.dumps(
-        {"idempotency_key": "k-1", "command": register_body(open_vacancy(db, tenant.organisation_id))}
+        {
+            "idempotency_key": "k-1",
+            "command": register_body(open_vacancy(db, tenant.organisation_id)),
+        }
     ).encode()
     outcome = _ingress(db).handle(body, "hr-suite", "m-1")
     assert outcome.verdict is Verdict.ACCEPTED
@@ -43,7 +46,10 @@ def test_an_envelope_from_a_known_amqp_user_is_accepted_for_its_organisation(db:
 def test_a_redelivered_envelope_is_accepted_once(db: Database) -> None:
     tenant = make_tenant(db, amqp_user="hr-suite")
     body = json.dumps(
-        {"idempotency_key": "k-1", "command": register_body(open_vacancy(db, tenant.organisation_id))}
+        {
+            "idempotency_key": "k-1",
+            "command": register_body(open_vacancy(db, tenant.organisation_id)),
+        }
     ).encode()
     assert _ingress(db).handle(body, "hr-suite", "m-1").verdict is Verdict.ACCEPTED
     assert _ingress(db).handle(body, "hr-suite", "m-1").verdict is Verdict.ACCEPTED
@@ -66,7 +72,10 @@ def test_a_reused_key_with_another_command_is_dead_lettered(db: Database) -> Non
 def test_an_unknown_amqp_user_is_unauthorised_and_nothing_is_accepted(db: Database) -> None:
     tenant = make_tenant(db, amqp_user="hr-suite")
     body = json.dumps(
-        {"idempotency_key": "k-1", "command": register_body(open_vacancy(db, tenant.organisation_id))}
+        {
+            "idempotency_key": "k-1",
+            "command": register_body(open_vacancy(db, tenant.organisation_id)),
+        }
     ).encode()
     outcome = _ingress(db).handle(body, "someone-else", str(uuid.uuid4()))
     assert outcome.verdict is Verdict.DEAD_LETTERED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import dramatiq
+from dramatiq.brokers.stub import StubBroker
 import pytest
 from sqlalchemy import func, select
 
@@ -37,7 +38,9 @@ def _events(db: Database, name: str) -> list[dict[str, object]]:
         )
 
 
-def test_registering_creates_a_received_application_with_history(db: Database, tenant: Tenant) -> None:
+def test_registering_creates_a_received_application_with_history(
+    db: Database, tenant: Tenant
+) -> None:
     vacancy = open_vacancy(db, tenant.organisation_id)
     record = run(db, tenant.organisation_id, register_body(vacancy, actor="recruiter-7"))
     assert record.status == "succeeded"
@@ -54,9 +57,15 @@ def test_registering_creates_a_received_application_with_history(db: Database, t
     assert completed["status"] == "succeeded"
 
 
-def test_withdrawing_records_from_and_to_status_and_the_reason(db: Database, tenant: Tenant) -> None:
-    registered = run(db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id)))
-    record = run(db, tenant.organisation_id, withdraw_body(registered.application_id, note="By phone"))
+def test_withdrawing_records_from_and_to_status_and_the_reason(
+    db: Database, tenant: Tenant
+) -> None:
+    registered = run(
+        db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id))
+    )
+    record = run(
+        db, tenant.organisation_id, withdraw_body(registered.application_id, note="By phone")
+    )
     assert record.status == "succeeded"
     application = _application(db, registered.application_id)
     assert (application.status, application.status_before, application.version) == (
@@ -73,25 +82,37 @@ def test_withdrawing_records_from_and_to_status_and_the_reason(db: Database, ten
     assert (last.reason, last.note) == ("Accepted another offer", "By phone")
 
 
-def test_withdrawing_twice_is_refused_as_an_outcome_not_retried(db: Database, tenant: Tenant) -> None:
-    registered = run(db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id)))
+def test_withdrawing_twice_is_refused_as_an_outcome_not_retried(
+    db: Database, tenant: Tenant
+) -> None:
+    registered = run(
+        db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id))
+    )
     run(db, tenant.organisation_id, withdraw_body(registered.application_id))
     again = run(db, tenant.organisation_id, withdraw_body(registered.application_id))
     assert again.status == "rejected"
     assert again.outcome_code == "invalid_transition"
     assert again.outcome_message is not None
-    assert "withdraw_application" in again.outcome_message and "'withdrawn'" in again.outcome_message
+    assert (
+        "withdraw_application" in again.outcome_message and "'withdrawn'" in again.outcome_message
+    )
     assert _application(db, registered.application_id).version == 2
     refusal = [e for e in _events(db, "command.completed") if e["status"] == "rejected"]
     assert refusal[0]["code"] == "invalid_transition"
 
 
 def test_a_stale_expected_version_is_a_version_conflict(db: Database, tenant: Tenant) -> None:
-    registered = run(db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id)))
-    record = run(db, tenant.organisation_id, withdraw_body(registered.application_id, expected_version=5))
+    registered = run(
+        db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id))
+    )
+    record = run(
+        db, tenant.organisation_id, withdraw_body(registered.application_id, expected_version=5)
+    )
     assert (record.status, record.outcome_code) == ("rejected", "version_conflict")
     assert _application(db, registered.application_id).status == "received"
-    ok = run(db, tenant.organisation_id, withdraw_body(registered.application_id, expected_version=1))
+    ok = run(
+        db, tenant.organisation_id, withdraw_body(registered.application_id, expected_version=1)
+    )
     assert ok.status == "succeeded"
 
 
@@ -109,18 +130,24 @@ def test_registering_on_a_closed_vacancy_is_refused(db: Database, tenant: Tenant
         assert session.scalar(select(func.count()).select_from(Application)) == 0
 
 
-def test_an_existing_applicant_cannot_apply_twice_for_one_vacancy(db: Database, tenant: Tenant) -> None:
+def test_an_existing_applicant_cannot_apply_twice_for_one_vacancy(
+    db: Database, tenant: Tenant
+) -> None:
     vacancy = open_vacancy(db, tenant.organisation_id)
     first = run(db, tenant.organisation_id, register_body(vacancy))
     applicant_id = _application(db, first.application_id).applicant_id
     again = run(
-        db, tenant.organisation_id, register_body(vacancy, applicant=None, applicant_id=str(applicant_id))
+        db,
+        tenant.organisation_id,
+        register_body(vacancy, applicant=None, applicant_id=str(applicant_id)),
     )
     assert (again.status, again.outcome_code) == ("rejected", "already_applied")
     elsewhere = run(
         db,
         tenant.organisation_id,
-        register_body(open_vacancy(db, tenant.organisation_id), applicant=None, applicant_id=str(applicant_id)),
+        register_body(
+            open_vacancy(db, tenant.organisation_id), applicant=None, applicant_id=str(applicant_id)
+        ),
     )
     assert elsewhere.status == "succeeded"
     assert _application(db, elsewhere.application_id).applicant_id == applicant_id
@@ -134,7 +161,9 @@ def test_withdrawing_one_application_leaves_the_applicants_other_applications(
     second = run(
         db,
         tenant.organisation_id,
-        register_body(open_vacancy(db, tenant.organisation_id), applicant=None, applicant_id=str(applicant_id)),
+        register_body(
+            open_vacancy(db, tenant.organisation_id), applicant=None, applicant_id=str(applicant_id)
+        ),
     )
     run(db, tenant.organisation_id, withdraw_body(first.application_id))
     assert _application(db, first.application_id).status == "withdrawn"
@@ -143,7 +172,9 @@ def test_withdrawing_one_application_leaves_the_applicants_other_applications(
 
 
 def test_another_organisations_application_is_not_found(db: Database, tenant: Tenant) -> None:
-    registered = run(db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id)))
+    registered = run(
+        db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id))
+    )
     intruder = make_tenant(db, name="Intruder")
     record = run(db, intruder.organisation_id, withdraw_body(registered.application_id))
     assert (record.status, record.outcome_code) == ("rejected", "not_found")
@@ -151,7 +182,9 @@ def test_another_organisations_application_is_not_found(db: Database, tenant: Te
 
 
 def test_a_redelivered_message_changes_the_state_once(db: Database, tenant: Tenant) -> None:
-    registered = run(db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id)))
+    registered = run(
+        db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id))
+    )
     accepted = accept(db, tenant.organisation_id, withdraw_body(registered.application_id))
     message = task_message(db, accepted["command_id"])
     run_command(db, message, HANDLERS["withdraw_application"])
@@ -159,13 +192,17 @@ def test_a_redelivered_message_changes_the_state_once(db: Database, tenant: Tena
     assert _application(db, registered.application_id).version == 2
     with db.transaction() as session:
         withdrawals = session.scalar(
-            select(func.count()).select_from(ApplicationEvent).where(ApplicationEvent.to_status == "withdrawn")
+            select(func.count())
+            .select_from(ApplicationEvent)
+            .where(ApplicationEvent.to_status == "withdrawn")
         )
     assert withdrawals == 1
     assert len(_events(db, "command.completed")) == 2  # one per command, not per delivery
 
 
-def test_a_message_for_an_unknown_command_is_a_permanent_error(db: Database, tenant: Tenant) -> None:
+def test_a_message_for_an_unknown_command_is_a_permanent_error(
+    db: Database, tenant: Tenant
+) -> None:
     with pytest.raises(PermanentError, match="not found"):
         run_command(
             db,
@@ -176,12 +213,15 @@ def test_a_message_for_an_unknown_command_is_a_permanent_error(db: Database, ten
         run_command(db, {"command_id": "nope"}, HANDLERS["withdraw_application"])
 
 
-def _run_on_stub_worker(db: Database, monkeypatch: pytest.MonkeyPatch, *messages: dict[str, object]) -> None:
+def _run_on_stub_worker(
+    db: Database, monkeypatch: pytest.MonkeyPatch, *messages: dict[str, object]
+) -> None:
     """Send ``messages`` to the real withdraw actor on the in-process broker and wait."""
     from services.status_worker import actors, boot
 
     monkeypatch.setattr(boot, "db", db)
     broker = dramatiq.get_broker()
+    assert isinstance(broker, StubBroker)
     broker.flush_all()
     worker = dramatiq.Worker(broker, worker_timeout=50)
     worker.start()
@@ -198,7 +238,9 @@ def test_a_poisoned_message_is_dead_lettered_and_the_next_one_still_applies(
     db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a command, and a copy of its message that names another organisation
-    registered = run(db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id)))
+    registered = run(
+        db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id))
+    )
     accepted = accept(db, tenant.organisation_id, withdraw_body(registered.application_id))
     good = task_message(db, accepted["command_id"])
     poisoned = {**good, "organisation_id": str(uuid.uuid4())}
@@ -208,7 +250,11 @@ def test_a_poisoned_message_is_dead_lettered_and_the_next_one_still_applies(
     # and the good one is applied
     with db.transaction() as session:
         letter = session.scalars(select(DeadLetter)).one()
-        assert (letter.source, letter.queue, letter.actor_name) == ("worker", "status", "withdraw_application")
+        assert (letter.source, letter.queue, letter.actor_name) == (
+            "worker",
+            "status",
+            "withdraw_application",
+        )
         assert "not found for its organisation" in letter.reason
         record = session.get(CommandRecord, uuid.UUID(accepted["command_id"]))
         assert record is not None and record.status == "succeeded"
@@ -219,7 +265,9 @@ def test_a_command_that_fails_permanently_gets_the_failed_outcome_at_once(
     db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a command whose stored payload no longer validates
-    registered = run(db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id)))
+    registered = run(
+        db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id))
+    )
     accepted = accept(db, tenant.organisation_id, withdraw_body(registered.application_id))
     with db.transaction() as session:
         record = session.get(CommandRecord, uuid.UUID(accepted["command_id"]))

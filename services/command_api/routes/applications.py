@@ -45,8 +45,8 @@ def get_application(
             id=application.id,
             vacancy_id=application.vacancy_id,
             applicant_id=application.applicant_id,
-            status=application.status,  # type: ignore[arg-type]
-            status_before=application.status_before,  # type: ignore[arg-type]
+            status=application.status,
+            status_before=application.status_before,
             version=application.version,
             deleted=application.deleted_at is not None,
             created_at=application.created_at,

@@ -93,7 +93,9 @@ def get_vacancy(
         return _view(_scoped(session, principal, vacancy_id))
 
 
-@router.post("/{vacancy_id}/close", response_model=VacancyView, responses={**POST_ERRORS, **GET_ERRORS})
+@router.post(
+    "/{vacancy_id}/close", response_model=VacancyView, responses={**POST_ERRORS, **GET_ERRORS}
+)
 def close_vacancy(
     vacancy_id: UUID,
     principal: Annotated[Principal, Depends(require(Scope.VACANCIES_WRITE))],
