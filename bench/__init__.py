@@ -1,0 +1,1 @@
+"""Throughput and latency benchmarks on real RabbitMQ and PostgreSQL (``bench/run.py``)."""
