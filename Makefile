@@ -46,7 +46,7 @@ migrate: $(STAMP)
 	$(BIN)/werving migrate
 
 contracts: $(STAMP)
-	$(BIN)/werving contracts export docs/contracts
+	$(BIN)/werving contracts docs/contracts
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

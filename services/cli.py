@@ -10,7 +10,7 @@ from uuid import UUID
 import typer
 from sqlalchemy import select
 
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 
 app = typer.Typer(help="werving: recruiter actions as commands.", no_args_is_help=True)
 org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
@@ -75,6 +75,19 @@ def dev(
     from services.embedded import run_embedded
 
     run_embedded(host=host, port=port, smtp_port=smtp_port, var_dir=var_dir.resolve())
+
+
+@app.command()
+def contracts(
+    directory: Annotated[Path, typer.Argument(help="Where to write them.")] = Path(
+        "docs/contracts"
+    ),
+) -> None:
+    """Write the OpenAPI, AsyncAPI and JSON Schema documents generated from the code."""
+    from services.contracts_export import export
+
+    for path in export(directory, Settings()):
+        typer.echo(str(path))
 
 
 @org_app.command("create")

@@ -10,7 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any, Literal
+from typing import Any, Literal, TextIO, cast
 
 import structlog
 
@@ -65,7 +65,7 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=True,
     )
     # Libraries log through the standard library; route them through the same
@@ -82,6 +82,16 @@ def configure_logging(
     root.setLevel(level.upper())
     for noisy in ("pika", "aiosmtpd", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at write time (test runners swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def _noop(

@@ -7,7 +7,9 @@ PostgreSQL and RabbitMQ: they skip when one is missing, and fail when ``CI`` is 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -130,6 +132,22 @@ def pg(postgres_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_url() -> str:
+def rabbitmq_url() -> Iterator[str]:
+    """A virtual host of this test session's own, when rabbitmqctl is at hand.
+
+    Other werving processes on the machine (a dev run, a benchmark) then never
+    consume this session's messages.
+    """
     need_service("RabbitMQ", "127.0.0.1", 5672)
-    return RABBITMQ_URL
+    if os.environ.get("WERVING_TEST_RABBITMQ_URL") or not shutil.which("rabbitmqctl"):
+        yield RABBITMQ_URL
+        return
+    vhost = f"werving_test_{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield RABBITMQ_URL.rsplit("/", 1)[0] + f"/{vhost}"
+    _rabbitmqctl("delete_vhost", vhost)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)

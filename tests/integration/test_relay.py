@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pika
 import psycopg
 import pytest
+from pika.adapters.blocking_connection import BlockingChannel
 from sqlalchemy import func, select
 
 from shared.db.database import Database
@@ -25,8 +26,11 @@ pytestmark = pytest.mark.integration
 EXCHANGE = Settings().events_exchange
 
 
+Subscriber = tuple[BlockingChannel, str]
+
+
 @pytest.fixture
-def subscriber(amqp: str) -> Iterator[tuple[pika.adapters.blocking_connection.BlockingChannel, str]]:
+def subscriber(amqp: str) -> Iterator[Subscriber]:
     """A queue bound to the events exchange, as an upstream subscriber would have."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp))
     channel = connection.channel()
@@ -48,8 +52,8 @@ def _insert_events(db: Database, count: int) -> set[str]:
     return {str(i) for i in ids}
 
 
-def _received(channel: pika.adapters.blocking_connection.BlockingChannel, queue: str) -> list[str]:
-    ids = []
+def _received(channel: BlockingChannel, queue: str) -> list[str]:
+    ids: list[str] = []
     while True:
         method, properties, _body = channel.basic_get(queue, auto_ack=True)
         if method is None:
@@ -57,7 +61,9 @@ def _received(channel: pika.adapters.blocking_connection.BlockingChannel, queue:
         ids.append(properties.message_id)
 
 
-def test_two_relays_publish_every_row_exactly_once(pg: Database, amqp: str, subscriber: tuple) -> None:
+def test_two_relays_publish_every_row_exactly_once(
+    pg: Database, amqp: str, subscriber: Subscriber
+) -> None:
     # Given 2,000 unpublished events and two relays running side by side
     channel, queue = subscriber
     expected = _insert_events(pg, 2_000)
@@ -81,12 +87,14 @@ def test_two_relays_publish_every_row_exactly_once(pg: Database, amqp: str, subs
     assert sum(counts) == 2_000
     with pg.transaction() as session:
         assert not session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.published_at.is_(None))
         )
 
 
 def test_the_relay_wakes_on_notify_rather_than_waiting_for_its_poll(
-    pg: Database, amqp: str, postgres_url: str, subscriber: tuple
+    pg: Database, amqp: str, postgres_url: str, subscriber: Subscriber
 ) -> None:
     # Given a relay that would otherwise poll only once a minute
     channel, queue = subscriber
@@ -103,7 +111,12 @@ def test_the_relay_wakes_on_notify_rather_than_waiting_for_its_poll(
         expected = _insert_events(pg, 1)
         # Then it is published within seconds, long before the next poll
         got: list[str] = []
-        wait_until(lambda: bool(got.extend(_received(channel, queue))) or bool(got), timeout_s=10)
+
+        def arrived() -> bool:
+            got.extend(_received(channel, queue))
+            return bool(got)
+
+        wait_until(arrived, timeout_s=10, what="the event")
         assert got == list(expected)
     finally:
         stop.set()

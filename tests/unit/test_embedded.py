@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import free_port, http_ready, running, werving, wait_until
+from tests.processes import free_port, http_ready, running, wait_until, werving
 
 
 def test_werving_dev_runs_register_then_withdraw_over_http(tmp_path: Path) -> None:
@@ -19,7 +19,13 @@ def test_werving_dev_runs_register_then_withdraw_over_http(tmp_path: Path) -> No
     log = tmp_path / "dev.log"
     base = f"http://127.0.0.1:{port}"
     args = werving(
-        "dev", "--port", str(port), "--smtp-port", str(smtp_port), "--var-dir", str(tmp_path / "var")
+        "dev",
+        "--port",
+        str(port),
+        "--smtp-port",
+        str(smtp_port),
+        "--var-dir",
+        str(tmp_path / "var"),
     )
     with running(args, env=env, log_path=log, ready=http_ready(f"{base}/readyz")):
         # Then it prints the docs URL, a demo API key and an open vacancy

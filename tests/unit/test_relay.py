@@ -33,7 +33,9 @@ def test_the_relay_hands_each_task_to_its_queue_with_the_outbox_id_as_message_id
 ) -> None:
     broker = StubBroker()
     broker.declare_queue("status")
-    accepted = accept(db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id)))
+    accepted = accept(
+        db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id))
+    )
     relay = Relay(db, BrokerPublisher(broker), events_exchange="werving.events")
 
     assert drain(relay) == 1
@@ -48,7 +50,9 @@ def test_the_relay_hands_each_task_to_its_queue_with_the_outbox_id_as_message_id
     assert drain(relay) == 0  # nothing is published twice
 
 
-def test_a_refused_message_stays_in_the_outbox_with_its_reason(db: Database, tenant: Tenant) -> None:
+def test_a_refused_message_stays_in_the_outbox_with_its_reason(
+    db: Database, tenant: Tenant
+) -> None:
     accept(db, tenant.organisation_id, register_body(open_vacancy(db, tenant.organisation_id)))
     relay = Relay(db, RefusingPublisher(), events_exchange="werving.events")
 

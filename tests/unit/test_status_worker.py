@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import dramatiq
-from dramatiq.brokers.stub import StubBroker
 import pytest
+from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import func, select
 
 from services.status_worker.unit_of_work import run_command

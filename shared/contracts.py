@@ -1,0 +1,121 @@
+"""Machine-readable contracts generated from the models the code uses.
+
+JSON Schema for every message, and an AsyncAPI 3.0 document for the AMQP side.
+`werving contracts export DIR` writes them (with the OpenAPI document); a test
+keeps the copies in ``docs/contracts`` equal to what the code generates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from shared.commands import CommandEnvelope, CommandMessage
+from shared.events import EVENT_TYPES
+from shared.messaging.routes import WORKER_QUEUES
+from shared.settings import Settings
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+def _schemas(ref_template: str) -> dict[str, Any]:
+    models: list[type[BaseModel]] = [CommandEnvelope, CommandMessage, *EVENT_TYPES]
+    _, top = models_json_schema([(m, "validation") for m in models], ref_template=ref_template)
+    return dict(top.get("$defs", {}))
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """One standalone JSON Schema per message, keyed by file name."""
+    result: dict[str, dict[str, Any]] = {}
+    models: list[type[BaseModel]] = [CommandEnvelope, CommandMessage, *EVENT_TYPES]
+    for model in models:
+        schema = model.model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        result[f"{model.__name__}.schema.json"] = schema
+    return result
+
+
+def asyncapi(settings: Settings) -> dict[str, Any]:
+    """The AMQP interface: the command ingress queue and the events exchange."""
+    schemas = _schemas(REF_TEMPLATE)
+    events = {cls.name: cls.__name__ for cls in EVENT_TYPES}
+    channels: dict[str, Any] = {
+        "commandIngress": {
+            "address": settings.ingress_queue,
+            "description": (
+                "Durable queue for upstream systems that publish commands instead of calling"
+                " HTTP. Publish with the `user_id` property set to your RabbitMQ user: it"
+                " selects your organisation. Malformed or unauthorised messages are recorded"
+                " as dead letters with their reason."
+            ),
+            "messages": {"commandEnvelope": {"$ref": "#/components/messages/CommandEnvelope"}},
+            "bindings": {
+                "amqp": {"is": "queue", "queue": {"name": settings.ingress_queue, "durable": True}}
+            },
+        },
+        **{
+            f"event.{name}": {
+                "address": name,
+                "description": (
+                    f"Routing key `{name}` on the topic exchange `{settings.events_exchange}`."
+                ),
+                "messages": {model: {"$ref": f"#/components/messages/{model}"}},
+                "bindings": {
+                    "amqp": {
+                        "is": "routingKey",
+                        "exchange": {
+                            "name": settings.events_exchange,
+                            "type": "topic",
+                            "durable": True,
+                        },
+                    }
+                },
+            }
+            for name, model in events.items()
+        },
+        **{
+            f"worker.{queue}": {
+                "address": queue,
+                "description": (
+                    f"Internal Dramatiq queue `{queue}` (ids only; published by the relay)."
+                ),
+                "messages": {"commandMessage": {"$ref": "#/components/messages/CommandMessage"}},
+            }
+            for queue in WORKER_QUEUES
+        },
+    }
+    message_names = ["CommandEnvelope", "CommandMessage", *events.values()]
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "werving AMQP interface",
+            "version": "1",
+            "description": "Commands in, events out. Messages carry ids, never secrets.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": {
+            "publishCommand": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/commandIngress"},
+                "summary": "werving receives command envelopes.",
+            },
+            **{
+                f"emit.{name}": {
+                    "action": "send",
+                    "channel": {"$ref": f"#/channels/event.{name}"},
+                    "summary": f"werving publishes `{name}` after the change commits.",
+                }
+                for name in events
+            },
+        },
+        "components": {
+            "messages": {
+                name: {"name": name, "payload": {"$ref": REF_TEMPLATE.format(model=name)}}
+                for name in message_names
+            },
+            "schemas": schemas,
+        },
+    }

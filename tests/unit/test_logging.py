@@ -1,0 +1,62 @@
+"""Logs: secrets never reach a line, and each message's context is bound."""
+
+from __future__ import annotations
+
+import json
+
+import dramatiq
+import pytest
+import structlog
+from dramatiq.brokers.stub import StubBroker
+
+from shared.logging import configure_logging, redact
+from shared.messaging.middleware import LogContext
+
+
+def test_secret_keys_are_redacted_at_any_depth() -> None:
+    event = redact(
+        {"api_key": "wv_x_y", "nested": {"password": "hunter2", "name": "ok"}, "token": "t"}
+    )
+    assert event == {
+        "api_key": "[redacted]",
+        "nested": {"password": "[redacted]", "name": "ok"},
+        "token": "[redacted]",
+    }
+
+
+def test_credentials_in_urls_are_redacted() -> None:
+    assert redact("amqp://guest:s3cret@rabbit:5672/%2F") == "amqp://[redacted]@rabbit:5672/%2F"
+
+
+def test_json_lines_carry_no_secret(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(log_format="json")
+    structlog.get_logger("test").info(
+        "relay.connecting", broker_url="amqp://user:pw@host/", authorization="Bearer wv_a_b"
+    )
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["event"] == "relay.connecting"
+    assert "pw" not in json.dumps(line) and "wv_a_b" not in json.dumps(line)
+
+
+def test_the_middleware_binds_message_command_and_organisation_ids() -> None:
+    broker = StubBroker(middleware=[LogContext()])
+    seen: dict[str, object] = {}
+
+    @dramatiq.actor(broker=broker, queue_name="status")
+    def probe(message: dict[str, str]) -> None:
+        seen.update(structlog.contextvars.get_contextvars())
+
+    worker = dramatiq.Worker(broker, worker_timeout=50)
+    worker.start()
+    try:
+        sent = probe.send({"command_id": "c-1", "organisation_id": "o-1"})
+        broker.join("status")
+        worker.join()
+    finally:
+        worker.stop()
+    assert seen["message_id"] == sent.message_id
+    assert (seen["command_id"], seen["organisation_id"], seen["actor_name"]) == (
+        "c-1",
+        "o-1",
+        "probe",
+    )
