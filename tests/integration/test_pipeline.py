@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
 import httpx
+import pika
 import pytest
 from sqlalchemy import func, select
 
@@ -35,8 +37,18 @@ def _outcome(api_url: str, headers: dict[str, str], location: str) -> dict[str, 
 
 
 @pytest.mark.usefixtures("relay_process", "worker_process")
-def test_a_command_posted_over_http_is_applied_by_a_real_worker(pg: Database, api_url: str) -> None:
-    # Given an organisation with an open vacancy, created over HTTP
+def test_a_command_posted_over_http_is_applied_by_a_real_worker(
+    pg: Database, api_url: str, amqp: str
+) -> None:
+    # Given a subscriber to werving's events
+    connection = pika.BlockingConnection(pika.URLParameters(amqp))
+    channel = connection.channel()
+    exchange = Settings().events_exchange
+    channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+    events_queue = channel.queue_declare("", exclusive=True).method.queue
+    for key in ("application.#", "command.#"):
+        channel.queue_bind(events_queue, exchange, routing_key=key)
+    # And an organisation with an open vacancy, created over HTTP
     tenant = make_tenant(pg)
     headers = tenant.headers
     vacancy = httpx.post(
@@ -79,6 +91,20 @@ def test_a_command_posted_over_http_is_applied_by_a_real_worker(pg: Database, ap
             )
 
     wait_until(all_published, what="the relay to publish every outbox row")
+    # And the subscriber heard of both changes and both outcomes, in order per application
+    heard = []
+    while (delivery := channel.basic_get(events_queue, auto_ack=True))[0] is not None:
+        heard.append(json.loads(delivery[2]))
+    connection.close()
+    changes = [
+        (e["from_status"], e["to_status"])
+        for e in heard
+        if e["event"] == "application.status_changed"
+    ]
+    outcomes = [e["status"] for e in heard if e["event"] == "command.completed"]
+    assert changes == [(None, "received"), ("received", "withdrawn")]
+    assert outcomes == ["succeeded", "succeeded"]
+    assert all("Ann" not in json.dumps(e) for e in heard)  # events carry no personal data
     ready = httpx.get(f"{api_url}/readyz").json()
     assert ready["checks"] == {"database": "ok", "broker": "ok"}
 

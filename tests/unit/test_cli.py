@@ -1,0 +1,76 @@
+"""The operator CLI: organisations, API keys shown once, dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from services.cli import app
+from shared.db.database import Database
+from shared.db.models import ApiKey, Organisation
+from shared.messaging.dead_letters import record_dead_letter
+from shared.settings import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _database(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("WERVING_DATABASE_URL", sqlite_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_an_organisation_and_a_scoped_key_are_created_and_the_key_is_stored_hashed(
+    db: Database,
+) -> None:
+    created = runner.invoke(
+        app, ["org", "create", "--name", "Acme", "--locale", "en", "--amqp-user", "acme"]
+    )
+    assert created.exit_code == 0, created.output
+    organisation_id = created.output.strip()
+    key = runner.invoke(
+        app,
+        ["apikey", "create", "--org", organisation_id, "--scopes", "commands:write,commands:read"],
+    )
+    assert key.exit_code == 0, key.output
+    secret = key.output.strip().split("_", 2)[2]
+    with db.transaction() as session:
+        organisation = session.scalars(select(Organisation)).one()
+        stored = session.scalars(select(ApiKey)).one()
+    assert (organisation.name, organisation.default_locale, organisation.amqp_user) == (
+        "Acme",
+        "en",
+        "acme",
+    )
+    assert stored.scopes == ["commands:read", "commands:write"]
+    assert secret not in stored.secret_hash and len(stored.secret_hash) == 64
+
+
+def test_an_unknown_scope_or_organisation_is_refused_with_a_clear_message(db: Database) -> None:
+    organisation_id = runner.invoke(app, ["org", "create", "--name", "Acme"]).output.strip()
+    bad_scope = runner.invoke(
+        app, ["apikey", "create", "--org", organisation_id, "--scopes", "god-mode"]
+    )
+    assert bad_scope.exit_code != 0
+    assert "known scopes" in bad_scope.output
+    unknown = runner.invoke(
+        app,
+        ["apikey", "create", "--org", "00000000-0000-4000-8000-000000000000", "--scopes", "all"],
+    )
+    assert unknown.exit_code != 0
+    assert "not found" in unknown.output
+
+
+def test_dead_letters_are_listed_with_their_reason(db: Database) -> None:
+    with db.transaction() as session:
+        record_dead_letter(
+            session, source="ingress", queue="werving.commands", reason="bad json", body=b"{"
+        )
+    listed = runner.invoke(app, ["deadletters", "list", "--json"])
+    assert listed.exit_code == 0
+    assert '"reason": "bad json"' in listed.output
