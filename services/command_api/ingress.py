@@ -46,6 +46,13 @@ class IngressOutcome:
     reason: str | None = None
 
 
+class _Undeliverable(Exception):  # noqa: N818 - a verdict, raised to roll the acceptance back
+    def __init__(self, reason: str, organisation_id: UUID | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.organisation_id = organisation_id
+
+
 class CommandIngress:
     def __init__(self, db: Database, *, queue: str, retention: timedelta) -> None:
         self._db = db
@@ -56,82 +63,66 @@ class CommandIngress:
         """Accept one published envelope, or dead-letter it with the reason."""
         try:
             with self._db.transaction() as session:
-                organisation_id = (
-                    session.scalar(select(Organisation.id).where(Organisation.amqp_user == user_id))
-                    if user_id
-                    else None
-                )
-                if organisation_id is None:
-                    reason = (
-                        f"unauthorised: no organisation for AMQP user {user_id!r}"
-                        if user_id
-                        else "unauthorised: the message has no user_id property"
-                    )
-                    return self._dead_letter(session, body, reason, message_id, None)
-                try:
-                    envelope = CommandEnvelope.model_validate_json(body)
-                except ValidationError as exc:
-                    return self._dead_letter(
-                        session, body, _describe(exc), message_id, organisation_id
-                    )
-                try:
-                    response = accept_command(
-                        session,
-                        organisation_id=organisation_id,
-                        idempotency_key=envelope.idempotency_key,
-                        command=envelope.command,
-                        source="amqp",
-                        retention=self._retention,
-                    )
-                except KeyReused:
-                    session.rollback()
-                    with self._db.transaction() as retry_session:
-                        return self._dead_letter(
-                            retry_session,
-                            body,
-                            "idempotency_key was already used for a different command",
-                            message_id,
-                            organisation_id,
-                        )
+                command_id, replayed = self._accept(session, body, user_id)
+        except _Undeliverable as undeliverable:
+            return self._dead_letter(
+                body, undeliverable.reason, message_id, undeliverable.organisation_id
+            )
         except KeyInProgress:
             return IngressOutcome(Verdict.RETRY_LATER, "idempotency key in progress")
         except (OperationalError, InterfaceError) as exc:
             log.warning("ingress.database_unavailable", error=type(exc).__name__)
             return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
         except SQLAlchemyError as exc:
-            # This message cannot be stored as it is (bad data): retrying cannot help.
-            try:
-                with self._db.transaction() as session:
-                    return self._dead_letter(
-                        session, body, f"not storable: {type(exc).__name__}", message_id, None
-                    )
-            except SQLAlchemyError:
-                return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
-        log.info(
-            "command.accepted",
-            source="amqp",
-            command_id=response.body["command_id"],
-            replayed=response.replayed,
-        )
+            # The message cannot be stored as it is (bad data): retrying cannot help.
+            return self._dead_letter(body, f"not storable: {type(exc).__name__}", message_id, None)
+        log.info("command.accepted", source="amqp", command_id=command_id, replayed=replayed)
         return IngressOutcome(Verdict.ACCEPTED)
 
-    def _dead_letter(
-        self,
-        session: Session,
-        body: bytes,
-        reason: str,
-        message_id: str | None,
-        organisation_id: UUID | None,
-    ) -> IngressOutcome:
-        record_dead_letter(
-            session,
-            source="ingress",
-            queue=self._queue,
-            reason=reason,
-            body=body,
-            message_id=message_id,
-            organisation_id=organisation_id,
+    def _accept(self, session: Session, body: bytes, user_id: str | None) -> tuple[str, bool]:
+        if not user_id:
+            raise _Undeliverable("unauthorised: the message has no user_id property")
+        organisation_id = session.scalar(
+            select(Organisation.id).where(Organisation.amqp_user == user_id)
         )
+        if organisation_id is None:
+            raise _Undeliverable(f"unauthorised: no organisation for AMQP user {user_id!r}")
+        try:
+            envelope = CommandEnvelope.model_validate_json(body)
+        except ValidationError as exc:
+            raise _Undeliverable(_describe(exc), organisation_id) from None
+        try:
+            response = accept_command(
+                session,
+                organisation_id=organisation_id,
+                idempotency_key=envelope.idempotency_key,
+                command=envelope.command,
+                source="amqp",
+                retention=self._retention,
+            )
+        except KeyReused:
+            raise _Undeliverable(
+                "idempotency_key was already used for a different command", organisation_id
+            ) from None
+        return str(response.body["command_id"]), response.replayed
+
+    def _dead_letter(
+        self, body: bytes, reason: str, message_id: str | None, organisation_id: UUID | None
+    ) -> IngressOutcome:
+        try:
+            with self._db.transaction() as session:
+                record_dead_letter(
+                    session,
+                    source="ingress",
+                    queue=self._queue,
+                    reason=reason,
+                    body=body,
+                    message_id=message_id,
+                    organisation_id=organisation_id,
+                )
+        except SQLAlchemyError as exc:
+            log.warning("ingress.database_unavailable", error=type(exc).__name__)
+            return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
         log.warning("ingress.dead_lettered", reason=reason, message_id=message_id)
         return IngressOutcome(Verdict.DEAD_LETTERED, reason)
 
