@@ -128,7 +128,7 @@ def database_url(name: str) -> str:
 @contextmanager
 def scratch_database() -> Iterator[str]:
     """A fresh, migrated database ``werving_bench_<hex>``, dropped afterwards."""
-    from shared.db.migrate import upgrade  # noqa: PLC0415 - alembic is slow to import
+    from shared.db.migrate import upgrade
 
     name = f"werving_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
@@ -153,7 +153,7 @@ def server_versions(url: str) -> dict[str, str]:
     versions = {"postgresql": str(sql(url, "SHOW server_version")[0][0])}
     connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
     try:
-        properties = connection._impl.server_properties  # noqa: SLF001 - no public accessor
+        properties = connection._impl.server_properties
         raw = properties.get("version", b"?")
         versions["rabbitmq"] = raw.decode() if isinstance(raw, bytes) else str(raw)
     finally:

@@ -8,6 +8,7 @@ the broker does the same work for each; only the client side differs.
 from __future__ import annotations
 
 import cProfile
+import gc
 import io
 import pstats
 import time
@@ -41,7 +42,7 @@ from shared.db.types import utcnow
 from shared.ids import new_id
 from shared.messaging.outbox import EVENT
 from shared.messaging.publishers import Outgoing, PipelinedPublisher
-from shared.messaging.relay import Relay
+from shared.messaging.relay import Relay, drain
 
 # -- raw pika --------------------------------------------------------------------------
 
@@ -165,6 +166,7 @@ class RawPipelinedPublisher:
 def raw_pipelined(n: int, *, window: int = 1000) -> RawResult:
     purge_queues([BENCH_QUEUE])
     bodies = [body_bytes(bench_payload(i)) for i in range(n)]
+    gc.collect()  # start both figures with the same clean heap
     result = RawPipelinedPublisher(bodies, window=window, routing_key="bench.raw").run()
     _expect_stored(n)
     return result
@@ -313,11 +315,16 @@ def fill_outbox(db: Database, n: int) -> None:
         connection.execute(text("VACUUM ANALYZE outbox"))
 
 
-def relay_rate(url: str, n: int, *, batch_size: int, profile: bool = False) -> RelayResult:
-    """Time ``Relay.relay_batch`` until ``n`` pre-filled outbox rows are published."""
+def relay_rate(
+    url: str, n: int, *, batch_size: int, warm_up: int = 0, profile: bool = False
+) -> RelayResult:
+    """Time ``Relay.relay_batch`` until ``n`` pre-filled outbox rows are published.
+
+    ``warm_up`` rows go through the same engine and connection first, untimed, so
+    that statement compilation and connection set-up are not counted.
+    """
     db = Database(url, pool_size=2)
     try:
-        fill_outbox(db, n)
         purge_queues([BENCH_QUEUE])
         inner = (
             _ProfiledPublisher(RABBITMQ_URL, exchanges=[EVENTS_EXCHANGE])
@@ -325,6 +332,12 @@ def relay_rate(url: str, n: int, *, batch_size: int, profile: bool = False) -> R
             else PipelinedPublisher(RABBITMQ_URL, exchanges=[EVENTS_EXCHANGE])
         )
         inner.connect()
+        if warm_up:
+            fill_outbox(db, warm_up)
+            warm = Relay(db, inner, events_exchange=EVENTS_EXCHANGE, batch_size=batch_size)
+            drain(warm, timeout_s=60)
+            _expect_stored(warm_up)
+        fill_outbox(db, n)
         publisher = _TimedPublisher(inner)
         relay = Relay(db, publisher, events_exchange=EVENTS_EXCHANGE, batch_size=batch_size)
         timer = _StatementTimer()
@@ -332,6 +345,7 @@ def relay_rate(url: str, n: int, *, batch_size: int, profile: bool = False) -> R
         main_profile = cProfile.Profile() if profile else None
         total = batches = 0
         max_batches = n // batch_size + 10
+        gc.collect()  # start both figures with the same clean heap
         started = time.perf_counter()
         deadline = time.monotonic() + PHASE_TIMEOUT_S
         if main_profile is not None:
