@@ -14,6 +14,8 @@ class RefusalCode(StrEnum):
     DELETED = "deleted"
     ALREADY_APPLIED = "already_applied"
     VACANCY_CLOSED = "vacancy_closed"
+    UNKNOWN_REASON = "unknown_reason"
+    OFFER_EXPIRED = "offer_expired"
 
 
 class PermanentError(Exception):

@@ -7,17 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 from services.command_api.acceptance import accept_command
-from services.status_worker import handlers
-from services.status_worker.unit_of_work import Handler, run_command
+from services.status_worker.handlers import HANDLERS
+from services.status_worker.unit_of_work import run_command
 from shared.commands import COMMAND_ADAPTER
 from shared.db.database import Database
 from shared.db.models import CommandRecord, OutboxMessage
 from shared.messaging.outbox import TASK
 
-HANDLERS: dict[str, Handler] = {
-    "register_application": handlers.register_application,
-    "withdraw_application": handlers.withdraw_application,
-}
+__all__ = ["HANDLERS", "accept", "run", "task_message"]
 
 
 def accept(db: Database, organisation_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from typing import Any
 
 import dramatiq
 
-from services.status_worker import boot, handlers
+from services.status_worker import boot
+from services.status_worker.handlers import HANDLERS
 from services.status_worker.unit_of_work import Handler, run_command
 from shared.messaging.broker import ACTOR_OPTIONS
 from shared.messaging.routes import route_for
@@ -26,5 +27,6 @@ def _actor(command_type: str, handler: Handler) -> dramatiq.Actor[[dict[str, Any
     return dramatiq.actor(actor_name=route.actor, queue_name=route.queue, **ACTOR_OPTIONS)(apply)
 
 
-register_application = _actor("register_application", handlers.register_application)
-withdraw_application = _actor("withdraw_application", handlers.withdraw_application)
+ACTORS = {command_type: _actor(command_type, handler) for command_type, handler in HANDLERS.items()}
+register_application = ACTORS["register_application"]
+withdraw_application = ACTORS["withdraw_application"]

@@ -1,31 +1,94 @@
-"""Which command may move an application from which status, and to where. Pure data."""
+"""Which command may act on an application in which state, and what status follows.
+
+Pure data and one pure function, so that every combination can be tested directly.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Final
 
 from shared.errors import RefusalCode, Refused
 from shared.statuses import ACTIVE_STATUSES, ApplicationStatus
 
+S = ApplicationStatus
+
+
+class Keep(Enum):
+    """Targets that are not a fixed status."""
+
+    SAME = "unchanged"
+    BEFORE = "status_before"
+
+
+Target = ApplicationStatus | Keep
+
 
 @dataclass(frozen=True, slots=True)
-class Transition:
+class Rule:
     allowed_from: frozenset[ApplicationStatus]
-    to: ApplicationStatus
+    to: Target
+    # Restore and purge act only on deleted applications; everything else refuses them.
+    needs_deleted: bool = False
 
 
-TRANSITIONS: Final[dict[str, Transition]] = {
-    "withdraw_application": Transition(ACTIVE_STATUSES, ApplicationStatus.WITHDRAWN),
+ANY: Final = frozenset(ApplicationStatus)
+
+# (command type, variant) -> rule. The variant is the field that decides the outcome.
+RULES: Final[dict[tuple[str, str | None], Rule]] = {
+    ("withdraw_application", None): Rule(ACTIVE_STATUSES, S.WITHDRAWN),
+    ("delete_application", None): Rule(ANY - {S.HIRED}, Keep.SAME),
+    ("restore_application", None): Rule(ANY, Keep.SAME, needs_deleted=True),
+    ("purge_application", None): Rule(ANY, Keep.SAME, needs_deleted=True),
+    ("invite_to_interview", None): Rule(frozenset({S.RECEIVED, S.INTERVIEW, S.SAVED}), S.INTERVIEW),
+    ("reject_application", None): Rule(ACTIVE_STATUSES, S.REJECTED),
+    ("unreject_application", None): Rule(frozenset({S.REJECTED}), Keep.BEFORE),
+    ("save_application", None): Rule(frozenset({S.RECEIVED, S.INTERVIEW}), S.SAVED),
+    ("save_and_send_credentials", None): Rule(
+        frozenset({S.RECEIVED, S.INTERVIEW, S.SAVED}), S.SAVED
+    ),
+    ("transfer_application", "move"): Rule(ACTIVE_STATUSES, S.TRANSFERRED),
+    ("transfer_application", "copy"): Rule(ACTIVE_STATUSES, Keep.SAME),
+    ("send_offer", None): Rule(frozenset({S.RECEIVED, S.INTERVIEW, S.SAVED, S.OFFERED}), S.OFFERED),
+    ("record_offer_response", "accepted"): Rule(frozenset({S.OFFERED}), Keep.SAME),
+    ("record_offer_response", "declined"): Rule(frozenset({S.OFFERED}), S.WITHDRAWN),
+    ("hire_applicant", None): Rule(ACTIVE_STATUSES, S.HIRED),
 }
 
 
-def next_status(command_type: str, current: ApplicationStatus) -> ApplicationStatus:
-    """The status ``command_type`` leads to from ``current``, or a refusal saying why not."""
-    transition = TRANSITIONS[command_type]
-    if current not in transition.allowed_from:
+def next_status(
+    command_type: str,
+    current: ApplicationStatus,
+    *,
+    deleted: bool = False,
+    status_before: ApplicationStatus | None = None,
+    variant: str | None = None,
+) -> ApplicationStatus:
+    """The status after ``command_type``, or a refusal that names the command and the state."""
+    rule = RULES[(command_type, variant)]
+    if deleted and not rule.needs_deleted:
+        raise Refused(
+            RefusalCode.DELETED, f"{command_type} is not allowed for a deleted application"
+        )
+    if rule.needs_deleted and not deleted:
+        raise Refused(
+            RefusalCode.INVALID_TRANSITION,
+            f"{command_type} is only allowed for a deleted application,"
+            f" not one with status '{current}'",
+        )
+    if current not in rule.allowed_from:
         raise Refused(
             RefusalCode.INVALID_TRANSITION,
             f"{command_type} is not allowed for an application with status '{current}'",
         )
-    return transition.to
+    if rule.to is Keep.SAME:
+        return current
+    if rule.to is Keep.BEFORE:
+        if status_before is None:  # a rejection always records it; be explicit if not
+            raise Refused(
+                RefusalCode.INVALID_TRANSITION,
+                f"{command_type}: the status before '{current}' is unknown",
+            )
+        return status_before
+    return rule.to

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, TypeVar
 from uuid import UUID
@@ -37,6 +37,8 @@ class CommandContext:
     application_id: UUID | None
     actor: str | None
     now: datetime
+    # Filled by a handler with what the command produced (ids of new rows).
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[[Session, CommandContext, Any], None]
@@ -77,6 +79,7 @@ def run_command(db: Database, message: dict[str, Any], handler: Handler) -> None
             _complete(session, record, CommandStatus.REJECTED, refusal.code, refusal.message)
             log.info("command.rejected", code=refusal.code, reason=refusal.message)
             return
+        record.result = context.result or None
         _complete(session, record, CommandStatus.SUCCEEDED)
         log.info("command.succeeded", command_type=record.type)
 

@@ -3,25 +3,53 @@
 from __future__ import annotations
 
 from shared.commands.applications import (
+    DeleteApplication,
+    HireApplicant,
+    InviteToInterview,
     NewApplicant,
+    PurgeApplication,
+    RecordOfferResponse,
     RegisterApplication,
+    RejectApplication,
+    RejectionEmail,
+    RestoreApplication,
+    SaveAndSendCredentials,
+    SaveApplication,
     ScreeningAnswer,
+    SendOffer,
+    TransferApplication,
+    UnrejectApplication,
     WithdrawApplication,
 )
 from shared.commands.base import ApplicationCommand, Command, Contract
-from shared.commands.catalogue import COMMAND_ADAPTER, AnyCommand
+from shared.commands.catalogue import COMMAND_ADAPTER, STATUS_COMMANDS, AnyCommand, command_type
 from shared.commands.envelope import CommandEnvelope, CommandMessage
 
 __all__ = [
     "COMMAND_ADAPTER",
+    "STATUS_COMMANDS",
     "AnyCommand",
     "ApplicationCommand",
     "Command",
     "CommandEnvelope",
     "CommandMessage",
     "Contract",
+    "DeleteApplication",
+    "HireApplicant",
+    "InviteToInterview",
     "NewApplicant",
+    "PurgeApplication",
+    "RecordOfferResponse",
     "RegisterApplication",
+    "RejectApplication",
+    "RejectionEmail",
+    "RestoreApplication",
+    "SaveAndSendCredentials",
+    "SaveApplication",
     "ScreeningAnswer",
+    "SendOffer",
+    "TransferApplication",
+    "UnrejectApplication",
     "WithdrawApplication",
+    "command_type",
 ]

@@ -1,14 +1,25 @@
-"""Commands that change an application's status."""
+"""Commands that act on an application's status, one model per recruiter action."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal, Self
 from uuid import UUID
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from shared.commands.base import ApplicationCommand, Command, Contract
-from shared.commands.fields import Email, LongText, Name, Note, Phone, ShortText
+from shared.commands.fields import (
+    Email,
+    LongText,
+    Money,
+    Name,
+    Note,
+    Phone,
+    ShortText,
+    TemplateName,
+    Url,
+)
 
 
 class NewApplicant(Contract):
@@ -35,6 +46,8 @@ class RegisterApplication(Command):
     applicant_id: UUID | None = Field(default=None, description="An existing applicant.")
     application_text: LongText | None = None
     screening_answers: list[ScreeningAnswer] = Field(default_factory=list, max_length=100)
+    cv_document_id: UUID | None = Field(default=None, description="The applicant's CV, stored.")
+    send_receipt: bool = Field(default=False, description="Email the 'received' letter.")
 
     @model_validator(mode="after")
     def _one_applicant(self) -> Self:
@@ -44,8 +57,141 @@ class RegisterApplication(Command):
 
 
 class WithdrawApplication(ApplicationCommand):
-    """The applicant withdrew: the application leaves the process for this vacancy."""
+    """The applicant withdrew: the application leaves the process for this vacancy.
+
+    Cancels the application's scheduled emails and interviews."""
 
     type: Literal["withdraw_application"] = "withdraw_application"
     reason: ShortText | None = None
     note: Note | None = None
+    notify: bool = Field(default=False, description="Email the applicant a confirmation.")
+
+
+class DeleteApplication(ApplicationCommand):
+    """Hide the application from lists; it keeps its status and can be restored."""
+
+    type: Literal["delete_application"] = "delete_application"
+    note: Note | None = None
+
+
+class RestoreApplication(ApplicationCommand):
+    """Undo a delete: the application is back in lists with the status it had."""
+
+    type: Literal["restore_application"] = "restore_application"
+
+
+class PurgeApplication(ApplicationCommand):
+    """Erase a deleted application's personal data everywhere (irreversible)."""
+
+    type: Literal["purge_application"] = "purge_application"
+
+
+class InviteToInterview(ApplicationCommand):
+    """Plan an interview and email the invitation."""
+
+    type: Literal["invite_to_interview"] = "invite_to_interview"
+    interview_type: Literal["phone", "in_person", "video", "group"]
+    start: AwareDatetime
+    duration_minutes: int = Field(ge=5, le=8 * 60, strict=True)
+    location: ShortText | None = None
+    video_link: Url | None = None
+    interviewers: list[Name] = Field(default_factory=list, max_length=20)
+    template: TemplateName | None = None
+    send_at: AwareDatetime | None = Field(
+        default=None, description="When to email the invitation; now if unset."
+    )
+
+    @model_validator(mode="after")
+    def _where(self) -> Self:
+        if self.interview_type == "video" and self.video_link is None:
+            raise ValueError("a video interview needs a video_link")
+        if self.interview_type in ("in_person", "group") and self.location is None:
+            raise ValueError(f"an interview of type {self.interview_type} needs a location")
+        return self
+
+
+class RejectionEmail(Contract):
+    template: TemplateName | None = Field(
+        default=None, description="An organisation template; the built-in one if unset."
+    )
+    send_at: AwareDatetime | None = Field(
+        default=None, description="When to send; until then unreject or withdraw cancels it."
+    )
+
+
+class RejectApplication(ApplicationCommand):
+    """Reject with a type and one of the organisation's rejection reasons."""
+
+    type: Literal["reject_application"] = "reject_application"
+    rejection_type: Literal["by_company", "by_candidate", "unspecified"]
+    reason_id: UUID = Field(description="One of the organisation's rejection reasons.")
+    note: Note | None = None
+    email: RejectionEmail | None = Field(default=None, description="No email when unset.")
+
+
+class UnrejectApplication(ApplicationCommand):
+    """Undo a rejection: back to the status before it; an unsent rejection email is cancelled."""
+
+    type: Literal["unreject_application"] = "unreject_application"
+
+
+class SaveApplication(ApplicationCommand):
+    """Keep the applicant for later: status saved, and into the talent pool."""
+
+    type: Literal["save_application"] = "save_application"
+    note: Note | None = None
+
+
+class SaveAndSendCredentials(ApplicationCommand):
+    """Save the application, and email the applicant a link to set a portal password."""
+
+    type: Literal["save_and_send_credentials"] = "save_and_send_credentials"
+    template: TemplateName | None = None
+
+
+class TransferApplication(ApplicationCommand):
+    """Move or copy the applicant and the CV to another vacancy.
+
+    The application text and screening answers stay with this vacancy."""
+
+    type: Literal["transfer_application"] = "transfer_application"
+    target_vacancy_id: UUID
+    mode: Literal["move", "copy"]
+
+
+class SendOffer(ApplicationCommand):
+    """Make an offer (a new version replaces an open one) and email it."""
+
+    type: Literal["send_offer"] = "send_offer"
+    salary: Money
+    start_date: date
+    expires_at: AwareDatetime | None = None
+    message: Note | None = None
+    template: TemplateName | None = None
+
+
+class RecordOfferResponse(ApplicationCommand):
+    """The applicant accepted or declined the current offer; declining withdraws."""
+
+    type: Literal["record_offer_response"] = "record_offer_response"
+    response: Literal["accepted", "declined"]
+    reason: ShortText | None = None
+
+
+class HireApplicant(ApplicationCommand):
+    """Hire into a position and department: an employee record; no longer a candidate."""
+
+    type: Literal["hire_applicant"] = "hire_applicant"
+    position_id: UUID
+    department_id: UUID
+    start_date: date
+    end_date: date | None = None
+    withdraw_other_applications: bool = Field(
+        default=False, description="Also withdraw the applicant's other active applications."
+    )
+
+    @model_validator(mode="after")
+    def _dates(self) -> Self:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self

@@ -6,7 +6,60 @@ from typing import Annotated
 
 from pydantic import Field, TypeAdapter
 
-from shared.commands.applications import RegisterApplication, WithdrawApplication
+from shared.commands.applications import (
+    DeleteApplication,
+    HireApplicant,
+    InviteToInterview,
+    PurgeApplication,
+    RecordOfferResponse,
+    RegisterApplication,
+    RejectApplication,
+    RestoreApplication,
+    SaveAndSendCredentials,
+    SaveApplication,
+    SendOffer,
+    TransferApplication,
+    UnrejectApplication,
+    WithdrawApplication,
+)
 
-AnyCommand = Annotated[RegisterApplication | WithdrawApplication, Field(discriminator="type")]
+STATUS_COMMANDS = (
+    RegisterApplication,
+    WithdrawApplication,
+    DeleteApplication,
+    RestoreApplication,
+    PurgeApplication,
+    InviteToInterview,
+    RejectApplication,
+    UnrejectApplication,
+    SaveApplication,
+    SaveAndSendCredentials,
+    TransferApplication,
+    SendOffer,
+    RecordOfferResponse,
+    HireApplicant,
+)
+
+AnyCommand = Annotated[
+    RegisterApplication
+    | WithdrawApplication
+    | DeleteApplication
+    | RestoreApplication
+    | PurgeApplication
+    | InviteToInterview
+    | RejectApplication
+    | UnrejectApplication
+    | SaveApplication
+    | SaveAndSendCredentials
+    | TransferApplication
+    | SendOffer
+    | RecordOfferResponse
+    | HireApplicant,
+    Field(discriminator="type"),
+]
 COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
+
+
+def command_type(model: type) -> str:
+    """The ``type`` literal of a command model."""
+    return str(model.model_fields["type"].default)  # type: ignore[attr-defined]

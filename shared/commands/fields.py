@@ -7,10 +7,11 @@ template: NUL and other control characters, and line breaks where one line is me
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 # C0 controls except TAB and LF, DEL, C1 controls, and the Unicode line and
 # paragraph separators (which email folding turns into real line breaks).
@@ -60,3 +61,28 @@ Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)
 Phone = Annotated[Line, StringConstraints(max_length=40, pattern=r"^\+?[0-9 ()./-]{3,40}$")]
 IdempotencyKey = Annotated[str, AfterValidator(parse_idempotency_key)]
 Version = Annotated[int, Field(ge=1, strict=True)]
+
+
+def _template_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,79}", value):
+        raise ValueError("must be 1 to 80 of a-z, 0-9, '_', '.', '-'")
+    return value
+
+
+def _http_url(value: str) -> str:
+    _single_line(value)
+    if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+TemplateName = Annotated[str, AfterValidator(_template_name)]
+Url = Annotated[str, StringConstraints(max_length=2_000), AfterValidator(_http_url)]
+
+
+class Money(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount: Decimal = Field(gt=0, le=10_000_000, max_digits=12, decimal_places=2, allow_inf_nan=False)
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")
+    period: Literal["hour", "month", "year"]

@@ -37,6 +37,89 @@ class ApplicationStatusChanged(Event):
     version: int
 
 
+class ApplicationFlagChanged(Event):
+    """Base of the events that change whether an application is listed or exists."""
+
+    application_id: UUID
+    vacancy_id: UUID
+    command_id: UUID
+    version: int
+
+
+class ApplicationDeleted(ApplicationFlagChanged):
+    name: ClassVar[str] = "application.deleted"
+    event: Literal["application.deleted"] = "application.deleted"
+
+
+class ApplicationRestored(ApplicationFlagChanged):
+    name: ClassVar[str] = "application.restored"
+    event: Literal["application.restored"] = "application.restored"
+
+
+class ApplicationPurged(Event):
+    """Personal data of the application is erased; only ids remain."""
+
+    name: ClassVar[str] = "application.purged"
+    event: Literal["application.purged"] = "application.purged"
+
+    application_id: UUID
+    command_id: UUID
+    applicant_erased: bool
+
+
+class ApplicationTransferred(Event):
+    name: ClassVar[str] = "application.transferred"
+    event: Literal["application.transferred"] = "application.transferred"
+
+    application_id: UUID
+    new_application_id: UUID
+    target_vacancy_id: UUID
+    mode: Literal["move", "copy"]
+    command_id: UUID
+
+
+class InterviewScheduled(Event):
+    name: ClassVar[str] = "interview.scheduled"
+    event: Literal["interview.scheduled"] = "interview.scheduled"
+
+    application_id: UUID
+    interview_id: UUID
+    command_id: UUID
+    starts_at: datetime
+
+
+class OfferSent(Event):
+    name: ClassVar[str] = "offer.sent"
+    event: Literal["offer.sent"] = "offer.sent"
+
+    application_id: UUID
+    offer_id: UUID
+    offer_version: int
+    command_id: UUID
+
+
+class OfferResponded(Event):
+    name: ClassVar[str] = "offer.responded"
+    event: Literal["offer.responded"] = "offer.responded"
+
+    application_id: UUID
+    offer_id: UUID
+    response: Literal["accepted", "declined"]
+    command_id: UUID
+
+
+class ApplicantHired(Event):
+    name: ClassVar[str] = "applicant.hired"
+    event: Literal["applicant.hired"] = "applicant.hired"
+
+    applicant_id: UUID
+    application_id: UUID
+    employee_id: UUID
+    position_id: UUID
+    department_id: UUID
+    command_id: UUID
+
+
 class CommandCompleted(Event):
     name: ClassVar[str] = "command.completed"
     event: Literal["command.completed"] = "command.completed"
@@ -50,4 +133,15 @@ class CommandCompleted(Event):
     application_id: UUID | None = None
 
 
-EVENT_TYPES: tuple[type[Event], ...] = (ApplicationStatusChanged, CommandCompleted)
+EVENT_TYPES: tuple[type[Event], ...] = (
+    ApplicationStatusChanged,
+    ApplicationDeleted,
+    ApplicationRestored,
+    ApplicationPurged,
+    ApplicationTransferred,
+    InterviewScheduled,
+    OfferSent,
+    OfferResponded,
+    ApplicantHired,
+    CommandCompleted,
+)

@@ -17,11 +17,31 @@ class Route:
     actor: str
 
 
+STATUS_COMMAND_TYPES: Final = (
+    "register_application",
+    "withdraw_application",
+    "delete_application",
+    "restore_application",
+    "purge_application",
+    "invite_to_interview",
+    "reject_application",
+    "unreject_application",
+    "save_application",
+    "save_and_send_credentials",
+    "transfer_application",
+    "send_offer",
+    "record_offer_response",
+    "hire_applicant",
+)
+
 # Command ``type`` -> where it goes. The actor name equals the command type.
 ROUTES: Final[dict[str, Route]] = {
     command_type: Route(queue=STATUS_QUEUE, actor=command_type)
-    for command_type in ("register_application", "withdraw_application")
+    for command_type in STATUS_COMMAND_TYPES
 }
+
+# Jobs that the scheduler hands to a worker when they fall due.
+MAIL_JOB_ROUTE: Final = Route(queue=MAIL_QUEUE, actor="deliver_mail_job")
 
 
 def route_for(command_type: str) -> Route:

@@ -103,6 +103,7 @@ def command_view(record: CommandRecord) -> CommandView:
             "code": record.outcome_code,
             "message": record.outcome_message,
             "application_id": record.application_id,
+            "result": record.result,
             "idempotency_key": record.idempotency_key,
             "source": record.source,
             "created_at": record.created_at,

@@ -2,7 +2,9 @@
 
 from shared.db.models.commands import CommandRecord, IdempotencyRecord
 from shared.db.models.messaging import DeadLetter, InboxEntry, OutboxMessage
+from shared.db.models.process import Employee, Interview, Offer, ScheduledJob
 from shared.db.models.recruitment import Applicant, Application, ApplicationEvent, Vacancy
+from shared.db.models.reference import Department, Position, RejectionReason
 from shared.db.models.tenancy import ApiKey, Organisation
 
 __all__ = [
@@ -12,9 +14,16 @@ __all__ = [
     "ApplicationEvent",
     "CommandRecord",
     "DeadLetter",
+    "Department",
+    "Employee",
     "IdempotencyRecord",
     "InboxEntry",
+    "Interview",
+    "Offer",
     "Organisation",
     "OutboxMessage",
+    "Position",
+    "RejectionReason",
+    "ScheduledJob",
     "Vacancy",
 ]

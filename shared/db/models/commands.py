@@ -28,6 +28,8 @@ class CommandRecord(Base):
     status: Mapped[str] = mapped_column(String(20))
     outcome_code: Mapped[str | None] = mapped_column(String(40))
     outcome_message: Mapped[str | None] = mapped_column(Text)
+    # What a succeeded command produced, e.g. {"new_application_id": ...} for a transfer.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

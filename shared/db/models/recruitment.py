@@ -20,6 +20,8 @@ class Vacancy(Base):
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[UUID | None] = mapped_column(ForeignKey("departments.id"))
+    position_id: Mapped[UUID | None] = mapped_column(ForeignKey("positions.id"))
     is_open: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -34,6 +36,10 @@ class Applicant(Base):
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
     locale: Mapped[str | None] = mapped_column(String(2))
+    cv_document_id: Mapped[UUID | None]
+    in_talent_pool: Mapped[bool] = mapped_column(default=False)
+    # False once hired: an employee is no longer a candidate.
+    is_candidate: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -54,6 +60,11 @@ class Application(Base):
     status_before: Mapped[str | None] = mapped_column(String(20))
     application_text: Mapped[str | None] = mapped_column(Text)
     screening_answers: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    cv_document_id: Mapped[UUID | None]
+    rejection_type: Mapped[str | None] = mapped_column(String(20))
+    rejection_reason_id: Mapped[UUID | None] = mapped_column(ForeignKey("rejection_reasons.id"))
+    rejection_note: Mapped[str | None] = mapped_column(Text)
+    transferred_from_id: Mapped[UUID | None]
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -67,7 +78,8 @@ class ApplicationEvent(Base):
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"))
-    application_id: Mapped[UUID] = mapped_column(ForeignKey("applications.id"), index=True)
+    # No foreign key: the history outlives a purged application (as a PII-free record).
+    application_id: Mapped[UUID] = mapped_column(index=True)
     command_id: Mapped[UUID | None] = mapped_column(ForeignKey("commands.id"))
     event_type: Mapped[str] = mapped_column(String(60))
     actor: Mapped[str | None] = mapped_column(String(200))

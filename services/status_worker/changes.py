@@ -1,0 +1,180 @@
+"""The building blocks every status handler uses: load and lock, change, record, schedule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from services.status_worker import transitions
+from services.status_worker.unit_of_work import CommandContext
+from shared.commands import ApplicationCommand
+from shared.db.models import Application, ApplicationEvent, Interview, ScheduledJob
+from shared.errors import RefusalCode, Refused
+from shared.events import ApplicationStatusChanged
+from shared.ids import new_id
+from shared.messaging.outbox import publish_event
+from shared.statuses import ApplicationStatus
+
+log = structlog.get_logger(__name__)
+
+
+def load_for_change(session: Session, ctx: CommandContext, cmd: ApplicationCommand) -> Application:
+    """Lock the application the command acts on; refuse when it is missing or moved on."""
+    application = session.scalar(
+        select(Application)
+        .where(
+            Application.id == cmd.application_id,
+            Application.organisation_id == ctx.organisation_id,
+        )
+        .with_for_update()
+    )
+    if application is None:
+        raise Refused(RefusalCode.NOT_FOUND, f"application {cmd.application_id} not found")
+    if cmd.expected_version is not None and cmd.expected_version != application.version:
+        raise Refused(
+            RefusalCode.VERSION_CONFLICT,
+            f"application {cmd.application_id} is at version {application.version},"
+            f" not {cmd.expected_version}",
+        )
+    return application
+
+
+def target_status(
+    application: Application, command_type: str, variant: str | None = None
+) -> ApplicationStatus:
+    """Check the transition table; the status the command leads to."""
+    return transitions.next_status(
+        command_type,
+        ApplicationStatus(application.status),
+        deleted=application.deleted_at is not None,
+        status_before=(
+            ApplicationStatus(application.status_before) if application.status_before else None
+        ),
+        variant=variant,
+    )
+
+
+def change(
+    session: Session,
+    ctx: CommandContext,
+    application: Application,
+    target: ApplicationStatus,
+    event_type: str,
+    *,
+    reason: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Move the application to ``target`` (maybe its current status), bump its version,
+    and record the change in its history and for subscribers."""
+    before = ApplicationStatus(application.status)
+    if target != before:
+        application.status_before = before
+        application.status = target
+    application.version += 1
+    application.updated_at = ctx.now
+    record(session, ctx, application, before, event_type, reason=reason, note=note)
+
+
+def record(
+    session: Session,
+    ctx: CommandContext,
+    application: Application,
+    before: ApplicationStatus | None,
+    event_type: str,
+    *,
+    reason: str | None = None,
+    note: str | None = None,
+) -> None:
+    """A history row, and ``application.status_changed`` when the status changed."""
+    after = ApplicationStatus(application.status)
+    session.add(
+        ApplicationEvent(
+            id=new_id(),
+            organisation_id=ctx.organisation_id,
+            application_id=application.id,
+            command_id=ctx.command_id,
+            event_type=event_type,
+            actor=ctx.actor,
+            from_status=before,
+            to_status=after,
+            reason=reason,
+            note=note,
+            occurred_at=ctx.now,
+        )
+    )
+    if before != after:
+        publish_event(
+            session,
+            ApplicationStatusChanged(
+                occurred_at=ctx.now,
+                organisation_id=ctx.organisation_id,
+                application_id=application.id,
+                vacancy_id=application.vacancy_id,
+                command_id=ctx.command_id,
+                from_status=before,
+                to_status=after,
+                version=application.version,
+            ),
+        )
+        log.info("application.status_changed", from_status=before, to_status=after)
+
+
+def schedule_mail(
+    session: Session,
+    ctx: CommandContext,
+    application_id: UUID,
+    purpose: str,
+    *,
+    due_at: datetime | None = None,
+    **ids: Any,
+) -> ScheduledJob:
+    """An email for mail_worker, due now or at ``due_at``; cancellable until enqueued.
+
+    The payload names ids and a template only; the mail worker loads the rest.
+    """
+    job = ScheduledJob(
+        id=new_id(),
+        organisation_id=ctx.organisation_id,
+        application_id=application_id,
+        command_id=ctx.command_id,
+        kind="mail",
+        purpose=purpose,
+        payload={k: str(v) if isinstance(v, UUID) else v for k, v in ids.items()},
+        due_at=max(due_at, ctx.now) if due_at else ctx.now,
+        status="pending",
+        created_at=ctx.now,
+    )
+    session.add(job)
+    return job
+
+
+def cancel_pending_mail(
+    session: Session, ctx: CommandContext, application_id: UUID, purposes: tuple[str, ...] = ()
+) -> None:
+    """Cancel the application's emails that have not gone to the mail worker yet."""
+    statement = update(ScheduledJob).where(
+        ScheduledJob.application_id == application_id,
+        ScheduledJob.organisation_id == ctx.organisation_id,
+        ScheduledJob.status == "pending",
+    )
+    if purposes:
+        statement = statement.where(ScheduledJob.purpose.in_(purposes))
+    session.execute(statement.values(status="cancelled", cancelled_at=ctx.now))
+
+
+def cancel_interviews(session: Session, ctx: CommandContext, application_id: UUID) -> None:
+    session.execute(
+        update(Interview)
+        .where(
+            Interview.application_id == application_id,
+            Interview.organisation_id == ctx.organisation_id,
+            Interview.status == "scheduled",
+            Interview.starts_at > ctx.now,
+        )
+        .values(status="cancelled", cancelled_at=ctx.now)
+    )

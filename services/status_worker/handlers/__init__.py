@@ -1,0 +1,44 @@
+"""The rules of each status command, by command type.
+
+Handlers check everything before they write, so a refusal leaves nothing behind;
+the unit of work records the outcome in the same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from services.status_worker.handlers.hiring import hire_applicant
+from services.status_worker.handlers.lifecycle import (
+    delete_application,
+    restore_application,
+    withdraw_application,
+)
+from services.status_worker.handlers.offers import record_offer_response, send_offer
+from services.status_worker.handlers.progress import (
+    invite_to_interview,
+    save_and_send_credentials,
+    save_application,
+)
+from services.status_worker.handlers.purge import purge_application
+from services.status_worker.handlers.registration import register_application
+from services.status_worker.handlers.rejection import reject_application, unreject_application
+from services.status_worker.handlers.transfer import transfer_application
+from services.status_worker.unit_of_work import Handler
+
+HANDLERS: Final[dict[str, Handler]] = {
+    "register_application": register_application,
+    "withdraw_application": withdraw_application,
+    "delete_application": delete_application,
+    "restore_application": restore_application,
+    "purge_application": purge_application,
+    "invite_to_interview": invite_to_interview,
+    "reject_application": reject_application,
+    "unreject_application": unreject_application,
+    "save_application": save_application,
+    "save_and_send_credentials": save_and_send_credentials,
+    "transfer_application": transfer_application,
+    "send_offer": send_offer,
+    "record_offer_response": record_offer_response,
+    "hire_applicant": hire_applicant,
+}

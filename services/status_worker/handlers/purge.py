@@ -1,0 +1,97 @@
+"""purge_application: erase a deleted application's personal data, everywhere it lives.
+
+What stays is a PII-free trace: history rows (ids, statuses, who acted, when) with
+their free text erased, plus an ``application.purged`` row. The applicant goes too
+when no other application remains. Later commands on the id answer ``not_found``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from services.status_worker.changes import load_for_change, target_status
+from services.status_worker.unit_of_work import CommandContext
+from shared.commands import PurgeApplication
+from shared.db.models import (
+    Applicant,
+    Application,
+    ApplicationEvent,
+    CommandRecord,
+    IdempotencyRecord,
+    Interview,
+    Offer,
+    ScheduledJob,
+)
+from shared.events import ApplicationPurged
+from shared.ids import new_id
+from shared.messaging.outbox import publish_event
+
+ERASED = {"erased": True}
+
+
+def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplication) -> None:
+    application = load_for_change(session, ctx, cmd)
+    target_status(application, cmd.type)  # only a deleted application may be purged
+    app_id, applicant_id = application.id, application.applicant_id
+
+    for model in (Interview, Offer, ScheduledJob):
+        session.execute(delete(model).where(model.application_id == app_id))
+    session.execute(
+        update(ApplicationEvent)
+        .where(ApplicationEvent.application_id == app_id)
+        .values(reason=None, note=None)
+    )
+    # Commands about this application keep their type and outcome, not their fields.
+    command_ids = select(CommandRecord.id).where(
+        CommandRecord.organisation_id == ctx.organisation_id,
+        or_(
+            CommandRecord.application_id == app_id,
+            CommandRecord.result["new_application_id"].as_string() == str(app_id),
+        ),
+    )
+    session.execute(
+        update(CommandRecord)
+        .where(CommandRecord.id.in_(command_ids))
+        .values(payload=ERASED, outcome_message=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.organisation_id == ctx.organisation_id,
+            IdempotencyRecord.response_body["application_id"].as_string() == str(app_id),
+        )
+    )
+    session.delete(application)
+    session.flush()
+
+    remaining = session.scalar(
+        select(func.count())
+        .select_from(Application)
+        .where(Application.applicant_id == applicant_id)
+    )
+    applicant_erased = not remaining
+    if applicant_erased:
+        session.execute(delete(Applicant).where(Applicant.id == applicant_id))
+
+    session.add(
+        ApplicationEvent(
+            id=new_id(),
+            organisation_id=ctx.organisation_id,
+            application_id=app_id,
+            command_id=ctx.command_id,
+            event_type="application.purged",
+            actor=ctx.actor,
+            occurred_at=ctx.now,
+        )
+    )
+    publish_event(
+        session,
+        ApplicationPurged(
+            occurred_at=ctx.now,
+            organisation_id=ctx.organisation_id,
+            application_id=app_id,
+            command_id=ctx.command_id,
+            applicant_erased=applicant_erased,
+        ),
+    )
