@@ -56,6 +56,15 @@ def ingress() -> None:
 
 
 @app.command()
+def scheduler() -> None:
+    """Hand scheduled jobs (emails with a send time) to their worker when due (safe to run twice)."""
+    from services.processes import run_scheduler_process, stop_on_signals
+
+    _configure_logging()
+    run_scheduler_process(get_settings(), stop_on_signals())
+
+
+@app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic)."""
     from shared.db.migrate import upgrade

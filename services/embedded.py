@@ -23,8 +23,11 @@ from shared.db.database import Database
 from shared.db.migrate import upgrade
 from shared.db.models import Organisation, Vacancy
 from shared.logging import configure_logging
+from shared.messaging.broker import declare_worker_queues
 from shared.messaging.publishers import BrokerPublisher
 from shared.messaging.relay import PollWaker, Relay
+from shared.messaging.routes import WORKER_QUEUES
+from shared.messaging.scheduler import run_scheduler
 from shared.settings import STUB_BROKER_URL, Settings
 
 log = structlog.get_logger(__name__)
@@ -69,6 +72,8 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
     from services.status_worker import actors  # noqa: F401
 
     broker = dramatiq.get_broker()
+    # Jobs for workers that have no actors yet wait in their (in-memory) queues.
+    declare_worker_queues(broker, WORKER_QUEUES)
     worker = dramatiq.Worker(broker, worker_threads=4)
     worker.start()
 
@@ -84,6 +89,10 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
         daemon=True,
     )
     relay_thread.start()
+    scheduler_thread = threading.Thread(
+        target=run_scheduler, args=(db, stop), name="scheduler", daemon=True
+    )
+    scheduler_thread.start()
     sink = start_sink(var_dir / "mail", port=smtp_port)
 
     key, vacancy_id = ensure_demo(db)
@@ -102,6 +111,7 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
         stop.set()
         waker.close()
         relay_thread.join(timeout=5)
+        scheduler_thread.join(timeout=5)
         worker.stop()
         sink.stop()
         db.dispose()

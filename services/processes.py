@@ -20,6 +20,7 @@ from shared.messaging.broker import build_broker, declare_worker_queues
 from shared.messaging.publishers import PipelinedPublisher
 from shared.messaging.relay import PgNotifyWaker, PollWaker, Relay, Waker
 from shared.messaging.routes import WORKER_QUEUES
+from shared.messaging.scheduler import run_scheduler
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -94,6 +95,14 @@ def run_relay(settings: Settings, stop: threading.Event) -> None:
     finally:
         waker.close()
         publisher.close()
+        db.dispose()
+
+
+def run_scheduler_process(settings: Settings, stop: threading.Event) -> None:
+    db = Database(settings.database_url, pool_size=1)
+    try:
+        run_scheduler(db, stop)
+    finally:
         db.dispose()
 
 

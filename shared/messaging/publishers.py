@@ -228,9 +228,13 @@ class BrokerPublisher:
                 log.info(
                     "event.published", routing_key=message.routing_key, event_id=str(message.id)
                 )
-            else:
+                results[message.id] = None
+                continue
+            try:
                 self._broker.enqueue(dramatiq.Message.decode(message.body))
-            results[message.id] = None
+                results[message.id] = None
+            except dramatiq.errors.QueueNotFound:
+                results[message.id] = f"no queue {message.routing_key!r} in this process"
         return results
 
     def close(self) -> None:

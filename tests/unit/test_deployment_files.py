@@ -29,6 +29,7 @@ OUR_SERVICES = (
     "migrate",
     "command_api",
     "relay",
+    "scheduler",
     "ingress",
     "status_worker",
     "mail_worker",

@@ -1,0 +1,69 @@
+"""The scheduler: hands jobs to their worker when they fall due.
+
+Jobs wait in ``scheduled_jobs`` (PostgreSQL), not as Dramatiq delays, because
+RabbitMQ closes a channel whose delivery stays unacked for 30 minutes. Each due
+job becomes an outbox row in the same transaction that marks it ``enqueued``,
+claimed with ``FOR UPDATE SKIP LOCKED``: two schedulers never enqueue one job twice.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared.db.database import Database
+from shared.db.models import OutboxMessage, ScheduledJob
+from shared.db.types import utcnow
+from shared.ids import new_id
+from shared.messaging.outbox import TASK
+from shared.messaging.routes import MAIL_JOB_ROUTE, Route
+
+log = structlog.get_logger(__name__)
+
+JOB_ROUTES: dict[str, Route] = {"mail": MAIL_JOB_ROUTE}
+
+
+def enqueue_due_jobs(db: Database, *, limit: int = 500) -> int:
+    """Enqueue the jobs that are due now; returns how many."""
+    now = utcnow()
+    with db.transaction() as session:
+        jobs = session.scalars(
+            select(ScheduledJob)
+            .where(ScheduledJob.status == "pending", ScheduledJob.due_at <= now)
+            .order_by(ScheduledJob.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for job in jobs:
+            route = JOB_ROUTES[job.kind]
+            session.add(
+                OutboxMessage(
+                    id=new_id(),
+                    organisation_id=job.organisation_id,
+                    kind=TASK,
+                    destination=route.queue,
+                    actor_name=route.actor,
+                    payload={"job_id": str(job.id), "organisation_id": str(job.organisation_id)},
+                )
+            )
+            job.status = "enqueued"
+            job.enqueued_at = now
+    if jobs:
+        log.info("scheduled_jobs.enqueued", count=len(jobs))
+    return len(jobs)
+
+
+def run_scheduler(db: Database, stop: threading.Event, *, interval_s: float = 1.0) -> None:
+    """Enqueue due jobs until ``stop`` is set."""
+    log.info("scheduler.started")
+    while not stop.is_set():
+        try:
+            while enqueue_due_jobs(db) and not stop.is_set():
+                pass
+        except SQLAlchemyError as exc:
+            log.warning("scheduler.round_failed", error=type(exc).__name__)
+        stop.wait(interval_s)
+    log.info("scheduler.stopped")
