@@ -57,7 +57,7 @@ def ingress() -> None:
 
 @app.command()
 def scheduler() -> None:
-    """Hand scheduled jobs (emails with a send time) to their worker when due (safe to run twice)."""
+    """Hand scheduled jobs (emails with a send time) to their worker when due."""
     from services.processes import run_scheduler_process, stop_on_signals
 
     _configure_logging()
