@@ -18,9 +18,10 @@ from tests.workflow import task_message
 
 
 def _bulk(client: TestClient, tenant: Tenant, body: object, key: str) -> httpx.Response:
-    return client.post(
+    response: httpx.Response = client.post(
         "/v1/commands/bulk", json=body, headers={**tenant.headers, "Idempotency-Key": key}
     )
+    return response
 
 
 def test_a_bulk_rejection_fans_out_into_one_command_per_application(
