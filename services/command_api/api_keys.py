@@ -12,7 +12,8 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.db.models import ApiKey, Organisation
+from services.command_api.default_reasons import DEFAULT_REJECTION_REASONS
+from shared.db.models import ApiKey, Organisation, RejectionReason
 
 PREFIX = "wv"
 
@@ -23,6 +24,9 @@ class Scope(StrEnum):
     APPLICATIONS_READ = "applications:read"
     VACANCIES_READ = "vacancies:read"
     VACANCIES_WRITE = "vacancies:write"
+    REFERENCE_READ = "reference:read"
+    REFERENCE_WRITE = "reference:write"
+    EMPLOYEES_READ = "employees:read"
 
 
 ALL_SCOPES = tuple(Scope)
@@ -45,8 +49,19 @@ def _hash(secret: str) -> str:
 def create_organisation(
     session: Session, name: str, *, default_locale: str = "nl", amqp_user: str | None = None
 ) -> Organisation:
+    """Store a new organisation with the default rejection reasons, which it may extend."""
     organisation = Organisation(name=name, default_locale=default_locale, amqp_user=amqp_user)
     session.add(organisation)
+    session.flush()
+    session.add_all(
+        RejectionReason(
+            organisation_id=organisation.id,
+            rejection_type=reason.rejection_type,
+            label_nl=reason.label_nl,
+            label_en=reason.label_en,
+        )
+        for reason in DEFAULT_REJECTION_REASONS
+    )
     session.flush()
     return organisation
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.command_api.problems import install_problem_handlers
-from services.command_api.routes import applications, commands, health, vacancies
+from services.command_api.routes import (
+    applications,
+    bulk,
+    commands,
+    employees,
+    health,
+    reference,
+    vacancies,
+)
 from shared.db.database import Database
 from shared.settings import Settings
 
@@ -21,6 +29,8 @@ Recruiter actions as asynchronous commands.
   same request; the same key with a different body answers 422, and while the first
   request is still running, 409.
 * Errors are `application/problem+json` with a list of field errors.
+* Long lists (`/v1/applications`, `/v1/employees`) come a page at a time: pass a
+  page's `next_cursor` as `cursor` to get the next; it is null on the last page.
 """
 
 
@@ -33,6 +43,6 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     install_problem_handlers(app)
-    for module in (commands, applications, vacancies, health):
+    for module in (commands, bulk, applications, vacancies, reference, employees, health):
         app.include_router(module.router)
     return app

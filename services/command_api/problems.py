@@ -45,6 +45,21 @@ class ProblemError(Exception):
         self.headers = headers or {}
 
 
+def not_found(what: str, ident: object) -> ProblemError:
+    """Unknown, or another organisation's: the answer is the same."""
+    return ProblemError(404, "Not found", f"{what} {ident} not found")
+
+
+def invalid_field(field: str, code: str, message: str) -> ProblemError:
+    """A 422 naming one field, shaped like a request validation error."""
+    return ProblemError(
+        422,
+        "Invalid request",
+        f"{field}: {message}",
+        errors=[FieldError(field=field, code=code, message=message)],
+    )
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         problem.model_dump(mode="json"),

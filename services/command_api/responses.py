@@ -30,6 +30,11 @@ GET_ERRORS: dict[int | str, dict[str, Any]] = {
     403: POST_ERRORS[403],
     404: _problem("Not found in the caller's organisation"),
 }
+LIST_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: POST_ERRORS[401],
+    403: POST_ERRORS[403],
+    422: _problem("Invalid query: an unknown filter value, a limit out of range, a bad cursor"),
+}
 
 
 @contextmanager

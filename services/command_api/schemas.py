@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.commands.fields import Name
+from shared.commands.fields import Name, RejectionType
 from shared.errors import RefusalCode
 from shared.statuses import ApplicationStatus, CommandStatus
 
@@ -28,6 +28,9 @@ class CommandView(BaseModel):
     code: RefusalCode | None
     message: str | None
     application_id: UUID | None
+    result: dict[str, Any] | None = Field(
+        default=None, description='What it produced, e.g. {"new_application_id": ...}.'
+    )
     idempotency_key: str
     source: Literal["http", "amqp"]
     created_at: datetime
@@ -45,6 +48,12 @@ class HistoryEntry(BaseModel):
     occurred_at: datetime
 
 
+class Rejection(BaseModel):
+    type: RejectionType
+    reason_id: UUID | None
+    note: str | None
+
+
 class ApplicationView(BaseModel):
     id: UUID
     vacancy_id: UUID
@@ -53,20 +62,72 @@ class ApplicationView(BaseModel):
     status_before: ApplicationStatus | None
     version: int
     deleted: bool
+    deleted_at: datetime | None
+    rejection: Rejection | None = Field(description="Why it was rejected; null unless rejected.")
+    transferred_from_id: UUID | None = Field(
+        description="The application this one was transferred from, if any."
+    )
     created_at: datetime
     updated_at: datetime
     history: list[HistoryEntry]
+
+
+class ApplicationSummary(BaseModel):
+    id: UUID
+    vacancy_id: UUID
+    applicant_id: UUID
+    applicant_name: str
+    status: ApplicationStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+class ApplicationPage(BaseModel):
+    items: list[ApplicationSummary]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class EmployeeView(BaseModel):
+    id: UUID
+    applicant_id: UUID
+    application_id: UUID
+    position_id: UUID
+    department_id: UUID
+    start_date: date
+    end_date: date | None
+    created_at: datetime
+
+
+class EmployeePage(BaseModel):
+    items: list[EmployeeView]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
 
 
 class VacancyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: Name
+    department_id: UUID | None = Field(
+        default=None, description="A department of the caller's organisation."
+    )
+    position_id: UUID | None = Field(
+        default=None,
+        description="A position of the caller's organisation, in `department_id` when both are"
+        " given; alone, the vacancy takes the position's department.",
+    )
 
 
 class VacancyView(BaseModel):
     id: UUID
     title: str
+    department_id: UUID | None
+    position_id: UUID | None
     status: Literal["open", "closed"]
     created_at: datetime
     closed_at: datetime | None

@@ -16,6 +16,7 @@ from shared.commands.fields import (
     Name,
     Note,
     Phone,
+    RejectionType,
     ShortText,
     TemplateName,
     Url,
@@ -123,7 +124,7 @@ class RejectApplication(ApplicationCommand):
     """Reject with a type and one of the organisation's rejection reasons."""
 
     type: Literal["reject_application"] = "reject_application"
-    rejection_type: Literal["by_company", "by_candidate", "unspecified"]
+    rejection_type: RejectionType
     reason_id: UUID = Field(description="One of the organisation's rejection reasons.")
     note: Note | None = None
     email: RejectionEmail | None = Field(default=None, description="No email when unset.")

@@ -76,6 +76,7 @@ def _http_url(value: str) -> str:
     return value
 
 
+RejectionType = Literal["by_company", "by_candidate", "unspecified"]
 TemplateName = Annotated[str, AfterValidator(_template_name)]
 Url = Annotated[str, StringConstraints(max_length=2_000), AfterValidator(_http_url)]
 
@@ -83,6 +84,8 @@ Url = Annotated[str, StringConstraints(max_length=2_000), AfterValidator(_http_u
 class Money(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    amount: Decimal = Field(gt=0, le=10_000_000, max_digits=12, decimal_places=2, allow_inf_nan=False)
+    amount: Decimal = Field(
+        gt=0, le=10_000_000, max_digits=12, decimal_places=2, allow_inf_nan=False
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")
     period: Literal["hour", "month", "year"]

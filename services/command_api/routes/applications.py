@@ -1,38 +1,72 @@
-"""``/v1/applications``: an application's status, version and history."""
+"""``/v1/applications``: lists of applications, and one application with its history."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import Select, select
 
 from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, require
-from services.command_api.problems import ProblemError
-from services.command_api.responses import GET_ERRORS
-from services.command_api.schemas import ApplicationView, HistoryEntry
-from shared.db.models import Application, ApplicationEvent
+from services.command_api.pagination import PageDep, PageRequest, keyset, split_page
+from services.command_api.responses import GET_ERRORS, LIST_ERRORS
+from services.command_api.schemas import (
+    ApplicationPage,
+    ApplicationSummary,
+    ApplicationView,
+    HistoryEntry,
+    Rejection,
+)
+from services.command_api.scoping import get_owned
+from shared.db.database import Database
+from shared.db.models import Applicant, Application, ApplicationEvent
+from shared.statuses import ApplicationStatus
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
 
+ReaderDep = Annotated[Principal, Depends(require(Scope.APPLICATIONS_READ))]
+VacancyFilter = Annotated[UUID | None, Query(description="Only this vacancy's applications.")]
+
+
+@router.get("", response_model=ApplicationPage, responses=LIST_ERRORS)
+def list_applications(
+    principal: ReaderDep,
+    db: DatabaseDep,
+    page: PageDep,
+    vacancy_id: VacancyFilter = None,
+    status: Annotated[ApplicationStatus | None, Query(description="Only this status.")] = None,
+) -> ApplicationPage:
+    """The organisation's applications (deleted ones excluded), oldest first, a page at a time."""
+    query = _summaries(principal).where(Application.deleted_at.is_(None))
+    if vacancy_id is not None:
+        query = query.where(Application.vacancy_id == vacancy_id)
+    if status is not None:
+        query = query.where(Application.status == status.value)
+    return _page(db, query, page)
+
+
+@router.get("/deleted", response_model=ApplicationPage, responses=LIST_ERRORS)
+def list_deleted_applications(
+    principal: ReaderDep,
+    db: DatabaseDep,
+    page: PageDep,
+    vacancy_id: VacancyFilter = None,
+) -> ApplicationPage:
+    """The organisation's deleted applications, with when each was deleted."""
+    query = _summaries(principal).where(Application.deleted_at.is_not(None))
+    if vacancy_id is not None:
+        query = query.where(Application.vacancy_id == vacancy_id)
+    return _page(db, query, page)
+
 
 @router.get("/{application_id}", response_model=ApplicationView, responses=GET_ERRORS)
-def get_application(
-    application_id: UUID,
-    principal: Annotated[Principal, Depends(require(Scope.APPLICATIONS_READ))],
-    db: DatabaseDep,
-) -> ApplicationView:
+def get_application(application_id: UUID, principal: ReaderDep, db: DatabaseDep) -> ApplicationView:
     with db.transaction() as session:
-        application = session.scalar(
-            select(Application).where(
-                Application.id == application_id,
-                Application.organisation_id == principal.organisation_id,
-            )
+        application = get_owned(
+            session, Application, application_id, principal.organisation_id, what="application"
         )
-        if application is None:
-            raise ProblemError(404, "Not found", f"application {application_id} not found")
         events = session.scalars(
             select(ApplicationEvent)
             .where(
@@ -45,11 +79,62 @@ def get_application(
             id=application.id,
             vacancy_id=application.vacancy_id,
             applicant_id=application.applicant_id,
-            status=application.status,
-            status_before=application.status_before,
+            status=ApplicationStatus(application.status),
+            status_before=(
+                ApplicationStatus(application.status_before) if application.status_before else None
+            ),
             version=application.version,
             deleted=application.deleted_at is not None,
+            deleted_at=application.deleted_at,
+            rejection=_rejection(application),
+            transferred_from_id=application.transferred_from_id,
             created_at=application.created_at,
             updated_at=application.updated_at,
             history=[HistoryEntry.model_validate(e, from_attributes=True) for e in events],
         )
+
+
+def _rejection(application: Application) -> Rejection | None:
+    if application.rejection_type is None:
+        return None
+    return Rejection.model_validate(
+        {
+            "type": application.rejection_type,
+            "reason_id": application.rejection_reason_id,
+            "note": application.rejection_note,
+        }
+    )
+
+
+def _summaries(principal: Principal) -> Select[Application, str]:
+    return (
+        select(Application, Applicant.name)
+        .join(Applicant, Applicant.id == Application.applicant_id)
+        .where(
+            Application.organisation_id == principal.organisation_id,
+            Applicant.organisation_id == principal.organisation_id,
+        )
+    )
+
+
+def _page(db: Database, query: Select[Application, str], page: PageRequest) -> ApplicationPage:
+    with db.transaction() as session:
+        rows = session.execute(keyset(query, Application.id, page)).all()
+    kept, next_cursor = split_page(rows, page, lambda row: row[0].id)
+    return ApplicationPage(
+        items=[
+            ApplicationSummary(
+                id=application.id,
+                vacancy_id=application.vacancy_id,
+                applicant_id=application.applicant_id,
+                applicant_name=name,
+                status=ApplicationStatus(application.status),
+                version=application.version,
+                created_at=application.created_at,
+                updated_at=application.updated_at,
+                deleted_at=application.deleted_at,
+            )
+            for application, name in kept
+        ],
+        next_cursor=next_cursor,
+    )

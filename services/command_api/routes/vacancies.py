@@ -1,4 +1,4 @@
-"""``/v1/vacancies``: the minimal set to open, list and close vacancies."""
+"""``/v1/vacancies``: create, list, close and reopen vacancies."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDep, require
 from services.command_api.idempotency import Response, fingerprint, respond_once
-from services.command_api.problems import ProblemError
+from services.command_api.problems import invalid_field
 from services.command_api.responses import (
     GET_ERRORS,
     POST_ERRORS,
@@ -22,7 +22,8 @@ from services.command_api.responses import (
     idempotent_response,
 )
 from services.command_api.schemas import VacancyIn, VacancyList, VacancyView
-from shared.db.models import Vacancy
+from services.command_api.scoping import find_owned, get_owned
+from shared.db.models import Department, Position, Vacancy
 from shared.db.types import utcnow
 
 router = APIRouter(prefix="/v1/vacancies", tags=["vacancies"])
@@ -32,6 +33,8 @@ def _view(vacancy: Vacancy) -> VacancyView:
     return VacancyView(
         id=vacancy.id,
         title=vacancy.title,
+        department_id=vacancy.department_id,
+        position_id=vacancy.position_id,
         status="open" if vacancy.is_open else "closed",
         created_at=vacancy.created_at,
         closed_at=vacancy.closed_at,
@@ -53,16 +56,24 @@ def create_vacancy(
     with idempotency_problems(), db.transaction() as session:
 
         def produce() -> Response:
-            vacancy = Vacancy(organisation_id=principal.organisation_id, title=vacancy_in.title)
+            department_id, position_id = _placement(session, principal, vacancy_in)
+            vacancy = Vacancy(
+                organisation_id=principal.organisation_id,
+                title=vacancy_in.title,
+                department_id=department_id,
+                position_id=position_id,
+            )
             session.add(vacancy)
             session.flush()
             return Response(201, _view(vacancy).model_dump(mode="json"))
 
+        # exclude_none: a body without the optional fields keeps the fingerprint it always had
+        body = vacancy_in.model_dump(exclude_none=True)
         result = respond_once(
             session,
             organisation_id=principal.organisation_id,
             key=key,
-            request_fingerprint=fingerprint("POST /v1/vacancies", vacancy_in.model_dump()),
+            request_fingerprint=fingerprint("POST /v1/vacancies", body),
             retention=timedelta(hours=settings.idempotency_retention_hours),
             produce=produce,
         )
@@ -124,13 +135,75 @@ def close_vacancy(
     return idempotent_response(result, _location)
 
 
+@router.post(
+    "/{vacancy_id}/open", response_model=VacancyView, responses={**POST_ERRORS, **GET_ERRORS}
+)
+def reopen_vacancy(
+    vacancy_id: UUID,
+    principal: Annotated[Principal, Depends(require(Scope.VACANCIES_WRITE))],
+    key: IdempotencyKeyDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Reopen a closed vacancy: it takes applications again. Opening an open one is a no-op."""
+    with idempotency_problems(), db.transaction() as session:
+
+        def produce() -> Response:
+            vacancy = _scoped(session, principal, vacancy_id, for_update=True)
+            if not vacancy.is_open:
+                vacancy.is_open = True
+                vacancy.closed_at = None
+            return Response(200, _view(vacancy).model_dump(mode="json"))
+
+        result = respond_once(
+            session,
+            organisation_id=principal.organisation_id,
+            key=key,
+            request_fingerprint=fingerprint(f"POST /v1/vacancies/{vacancy_id}/open", None),
+            retention=timedelta(hours=settings.idempotency_retention_hours),
+            produce=produce,
+        )
+    return idempotent_response(result, _location)
+
+
+def _placement(
+    session: Session, principal: Principal, vacancy_in: VacancyIn
+) -> tuple[UUID | None, UUID | None]:
+    """The vacancy's department and position, both checked to be the organisation's.
+
+    A position alone brings its department; with both, the position must be in it.
+    """
+    organisation_id = principal.organisation_id
+    department_id = vacancy_in.department_id
+    if (
+        department_id is not None
+        and find_owned(session, Department, department_id, organisation_id) is None
+    ):
+        raise invalid_field("department_id", "not_found", f"department {department_id} not found")
+    if vacancy_in.position_id is None:
+        return department_id, None
+    position = find_owned(session, Position, vacancy_in.position_id, organisation_id)
+    if position is None:
+        raise invalid_field(
+            "position_id", "not_found", f"position {vacancy_in.position_id} not found"
+        )
+    if department_id is not None and position.department_id != department_id:
+        raise invalid_field(
+            "position_id",
+            "department_mismatch",
+            f"position {position.id} belongs to another department than {department_id}",
+        )
+    return position.department_id, position.id
+
+
 def _scoped(
     session: Session, principal: Principal, vacancy_id: UUID, *, for_update: bool = False
 ) -> Vacancy:
-    query = select(Vacancy).where(
-        Vacancy.id == vacancy_id, Vacancy.organisation_id == principal.organisation_id
+    return get_owned(
+        session,
+        Vacancy,
+        vacancy_id,
+        principal.organisation_id,
+        what="vacancy",
+        for_update=for_update,
     )
-    vacancy = session.scalar(query.with_for_update() if for_update else query)
-    if vacancy is None:
-        raise ProblemError(404, "Not found", f"vacancy {vacancy_id} not found")
-    return vacancy

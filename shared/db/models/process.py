@@ -99,7 +99,9 @@ class ScheduledJob(Base):
     purpose: Mapped[str] = mapped_column(String(40))  # receipt | rejection | offer | ...
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | enqueued | cancelled
+    status: Mapped[str] = mapped_column(
+        String(20), default="pending"
+    )  # pending | enqueued | cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

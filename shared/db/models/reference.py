@@ -39,7 +39,9 @@ class RejectionReason(Base):
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
-    rejection_type: Mapped[str] = mapped_column(String(20))  # by_company | by_candidate | unspecified
+    rejection_type: Mapped[str] = mapped_column(
+        String(20)
+    )  # by_company | by_candidate | unspecified
     label_nl: Mapped[str] = mapped_column(String(200))
     label_en: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)

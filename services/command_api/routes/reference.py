@@ -1,0 +1,302 @@
+"""Reference data: ``/v1/departments``, ``/v1/positions`` and ``/v1/rejection-reasons``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from services.command_api.api_keys import Principal, Scope
+from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDep, require
+from services.command_api.idempotency import Response, fingerprint, respond_once
+from services.command_api.problems import invalid_field
+from services.command_api.reference_schemas import (
+    DepartmentIn,
+    DepartmentList,
+    DepartmentView,
+    PositionIn,
+    PositionList,
+    PositionView,
+    RejectionReasonIn,
+    RejectionReasonList,
+    RejectionReasonView,
+)
+from services.command_api.responses import (
+    GET_ERRORS,
+    LIST_ERRORS,
+    POST_ERRORS,
+    idempotency_problems,
+    idempotent_response,
+)
+from services.command_api.scoping import find_owned, get_owned
+from shared.commands.fields import RejectionType
+from shared.db.models import Department, Position, RejectionReason
+from shared.settings import Settings
+
+router = APIRouter(tags=["reference data"])
+
+ReaderDep = Annotated[Principal, Depends(require(Scope.REFERENCE_READ))]
+WriterDep = Annotated[Principal, Depends(require(Scope.REFERENCE_WRITE))]
+
+
+def _retention(settings: Settings) -> timedelta:
+    return timedelta(hours=settings.idempotency_retention_hours)
+
+
+# -- departments ------------------------------------------------------------------------
+
+
+def _department_view(department: Department) -> DepartmentView:
+    return DepartmentView.model_validate(department, from_attributes=True)
+
+
+@router.post(
+    "/v1/departments", status_code=201, response_model=DepartmentView, responses=POST_ERRORS
+)
+def create_department(
+    department_in: DepartmentIn,
+    principal: WriterDep,
+    key: IdempotencyKeyDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    with idempotency_problems(), db.transaction() as session:
+
+        def produce() -> Response:
+            department = Department(
+                organisation_id=principal.organisation_id, name=department_in.name
+            )
+            session.add(department)
+            session.flush()
+            return Response(201, _department_view(department).model_dump(mode="json"))
+
+        result = respond_once(
+            session,
+            organisation_id=principal.organisation_id,
+            key=key,
+            request_fingerprint=fingerprint("POST /v1/departments", department_in.model_dump()),
+            retention=_retention(settings),
+            produce=produce,
+        )
+    return idempotent_response(result, lambda body: f"/v1/departments/{body['id']}")
+
+
+@router.get("/v1/departments", response_model=DepartmentList, responses=LIST_ERRORS)
+def list_departments(principal: ReaderDep, db: DatabaseDep) -> DepartmentList:
+    """The organisation's departments, by name."""
+    query = (
+        select(Department)
+        .where(Department.organisation_id == principal.organisation_id)
+        .order_by(Department.name, Department.id)
+    )
+    with db.transaction() as session:
+        return DepartmentList(items=[_department_view(d) for d in session.scalars(query)])
+
+
+@router.get("/v1/departments/{department_id}", response_model=DepartmentView, responses=GET_ERRORS)
+def get_department(department_id: UUID, principal: ReaderDep, db: DatabaseDep) -> DepartmentView:
+    with db.transaction() as session:
+        department = get_owned(
+            session, Department, department_id, principal.organisation_id, what="department"
+        )
+        return _department_view(department)
+
+
+# -- positions --------------------------------------------------------------------------
+
+
+def _position_view(position: Position) -> PositionView:
+    return PositionView.model_validate(position, from_attributes=True)
+
+
+@router.post("/v1/positions", status_code=201, response_model=PositionView, responses=POST_ERRORS)
+def create_position(
+    position_in: PositionIn,
+    principal: WriterDep,
+    key: IdempotencyKeyDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Create a position in one of the organisation's departments."""
+    with idempotency_problems(), db.transaction() as session:
+
+        def produce() -> Response:
+            department_id = position_in.department_id
+            if find_owned(session, Department, department_id, principal.organisation_id) is None:
+                raise invalid_field(
+                    "department_id", "not_found", f"department {department_id} not found"
+                )
+            position = Position(
+                organisation_id=principal.organisation_id,
+                department_id=department_id,
+                title=position_in.title,
+            )
+            session.add(position)
+            session.flush()
+            return Response(201, _position_view(position).model_dump(mode="json"))
+
+        result = respond_once(
+            session,
+            organisation_id=principal.organisation_id,
+            key=key,
+            request_fingerprint=fingerprint("POST /v1/positions", position_in.model_dump()),
+            retention=_retention(settings),
+            produce=produce,
+        )
+    return idempotent_response(result, lambda body: f"/v1/positions/{body['id']}")
+
+
+@router.get("/v1/positions", response_model=PositionList, responses=LIST_ERRORS)
+def list_positions(
+    principal: ReaderDep,
+    db: DatabaseDep,
+    department_id: Annotated[UUID | None, Query(description="Only this department's.")] = None,
+) -> PositionList:
+    """The organisation's positions, by title."""
+    query = select(Position).where(Position.organisation_id == principal.organisation_id)
+    if department_id is not None:
+        query = query.where(Position.department_id == department_id)
+    with db.transaction() as session:
+        positions = session.scalars(query.order_by(Position.title, Position.id))
+        return PositionList(items=[_position_view(p) for p in positions])
+
+
+@router.get("/v1/positions/{position_id}", response_model=PositionView, responses=GET_ERRORS)
+def get_position(position_id: UUID, principal: ReaderDep, db: DatabaseDep) -> PositionView:
+    with db.transaction() as session:
+        position = get_owned(
+            session, Position, position_id, principal.organisation_id, what="position"
+        )
+        return _position_view(position)
+
+
+# -- rejection reasons ------------------------------------------------------------------
+
+
+def _reason_view(reason: RejectionReason) -> RejectionReasonView:
+    return RejectionReasonView.model_validate(reason, from_attributes=True)
+
+
+@router.post(
+    "/v1/rejection-reasons",
+    status_code=201,
+    response_model=RejectionReasonView,
+    responses=POST_ERRORS,
+)
+def create_rejection_reason(
+    reason_in: RejectionReasonIn,
+    principal: WriterDep,
+    key: IdempotencyKeyDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Add a rejection reason, with its label in Dutch and in English."""
+    with idempotency_problems(), db.transaction() as session:
+
+        def produce() -> Response:
+            reason = RejectionReason(
+                organisation_id=principal.organisation_id,
+                rejection_type=reason_in.rejection_type,
+                label_nl=reason_in.label_nl,
+                label_en=reason_in.label_en,
+            )
+            session.add(reason)
+            session.flush()
+            return Response(201, _reason_view(reason).model_dump(mode="json"))
+
+        result = respond_once(
+            session,
+            organisation_id=principal.organisation_id,
+            key=key,
+            request_fingerprint=fingerprint("POST /v1/rejection-reasons", reason_in.model_dump()),
+            retention=_retention(settings),
+            produce=produce,
+        )
+    return idempotent_response(result, _reason_location)
+
+
+@router.get("/v1/rejection-reasons", response_model=RejectionReasonList, responses=LIST_ERRORS)
+def list_rejection_reasons(
+    principal: ReaderDep,
+    db: DatabaseDep,
+    rejection_type: Annotated[RejectionType | None, Query(description="Only this type.")] = None,
+    include_inactive: Annotated[
+        bool, Query(description="Also the deactivated reasons (they stay on past rejections).")
+    ] = False,
+) -> RejectionReasonList:
+    """The organisation's rejection reasons, grouped by type."""
+    query = select(RejectionReason).where(
+        RejectionReason.organisation_id == principal.organisation_id
+    )
+    if rejection_type is not None:
+        query = query.where(RejectionReason.rejection_type == rejection_type)
+    if not include_inactive:
+        query = query.where(RejectionReason.active.is_(True))
+    query = query.order_by(
+        RejectionReason.rejection_type, RejectionReason.created_at, RejectionReason.id
+    )
+    with db.transaction() as session:
+        return RejectionReasonList(items=[_reason_view(r) for r in session.scalars(query)])
+
+
+@router.get(
+    "/v1/rejection-reasons/{reason_id}", response_model=RejectionReasonView, responses=GET_ERRORS
+)
+def get_rejection_reason(
+    reason_id: UUID, principal: ReaderDep, db: DatabaseDep
+) -> RejectionReasonView:
+    with db.transaction() as session:
+        reason = get_owned(
+            session, RejectionReason, reason_id, principal.organisation_id, what="rejection reason"
+        )
+        return _reason_view(reason)
+
+
+@router.post(
+    "/v1/rejection-reasons/{reason_id}/deactivate",
+    response_model=RejectionReasonView,
+    responses={**POST_ERRORS, **GET_ERRORS},
+)
+def deactivate_rejection_reason(
+    reason_id: UUID,
+    principal: WriterDep,
+    key: IdempotencyKeyDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Stop offering a reason. It is never deleted: past rejections keep pointing at it.
+    Deactivating an inactive reason is a no-op."""
+    with idempotency_problems(), db.transaction() as session:
+
+        def produce() -> Response:
+            reason = get_owned(
+                session,
+                RejectionReason,
+                reason_id,
+                principal.organisation_id,
+                what="rejection reason",
+                for_update=True,
+            )
+            reason.active = False
+            session.flush()
+            return Response(200, _reason_view(reason).model_dump(mode="json"))
+
+        result = respond_once(
+            session,
+            organisation_id=principal.organisation_id,
+            key=key,
+            request_fingerprint=fingerprint(
+                f"POST /v1/rejection-reasons/{reason_id}/deactivate", None
+            ),
+            retention=_retention(settings),
+            produce=produce,
+        )
+    return idempotent_response(result, _reason_location)
+
+
+def _reason_location(body: dict[str, object]) -> str:
+    return f"/v1/rejection-reasons/{body['id']}"
