@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDep, require
-from services.command_api.idempotency import Response, fingerprint, respond_once
+from services.command_api.idempotency import Response
 from services.command_api.problems import invalid_field
 from services.command_api.reference_schemas import (
     DepartmentIn,
@@ -29,22 +29,16 @@ from services.command_api.responses import (
     GET_ERRORS,
     LIST_ERRORS,
     POST_ERRORS,
-    idempotency_problems,
-    idempotent_response,
 )
 from services.command_api.scoping import find_owned, get_owned
+from services.command_api.writes import write_once
 from shared.commands.fields import RejectionType
 from shared.db.models import Department, Position, RejectionReason
-from shared.settings import Settings
 
 router = APIRouter(tags=["reference data"])
 
 ReaderDep = Annotated[Principal, Depends(require(Scope.REFERENCE_READ))]
 WriterDep = Annotated[Principal, Depends(require(Scope.REFERENCE_WRITE))]
-
-
-def _retention(settings: Settings) -> timedelta:
-    return timedelta(hours=settings.idempotency_retention_hours)
 
 
 # -- departments ------------------------------------------------------------------------
@@ -64,25 +58,22 @@ def create_department(
     db: DatabaseDep,
     settings: SettingsDep,
 ) -> JSONResponse:
-    with idempotency_problems(), db.transaction() as session:
+    def produce(session: Session) -> Response:
+        department = Department(organisation_id=principal.organisation_id, name=department_in.name)
+        session.add(department)
+        session.flush()
+        return Response(201, _department_view(department).model_dump(mode="json"))
 
-        def produce() -> Response:
-            department = Department(
-                organisation_id=principal.organisation_id, name=department_in.name
-            )
-            session.add(department)
-            session.flush()
-            return Response(201, _department_view(department).model_dump(mode="json"))
-
-        result = respond_once(
-            session,
-            organisation_id=principal.organisation_id,
-            key=key,
-            request_fingerprint=fingerprint("POST /v1/departments", department_in.model_dump()),
-            retention=_retention(settings),
-            produce=produce,
-        )
-    return idempotent_response(result, lambda body: f"/v1/departments/{body['id']}")
+    return write_once(
+        db,
+        settings,
+        principal,
+        key,
+        request="POST /v1/departments",
+        body=department_in.model_dump(),
+        produce=produce,
+        location=lambda body: f"/v1/departments/{body['id']}",
+    )
 
 
 @router.get("/v1/departments", response_model=DepartmentList, responses=LIST_ERRORS)
@@ -122,32 +113,32 @@ def create_position(
     settings: SettingsDep,
 ) -> JSONResponse:
     """Create a position in one of the organisation's departments."""
-    with idempotency_problems(), db.transaction() as session:
 
-        def produce() -> Response:
-            department_id = position_in.department_id
-            if find_owned(session, Department, department_id, principal.organisation_id) is None:
-                raise invalid_field(
-                    "department_id", "not_found", f"department {department_id} not found"
-                )
-            position = Position(
-                organisation_id=principal.organisation_id,
-                department_id=department_id,
-                title=position_in.title,
+    def produce(session: Session) -> Response:
+        department_id = position_in.department_id
+        if find_owned(session, Department, department_id, principal.organisation_id) is None:
+            raise invalid_field(
+                "department_id", "not_found", f"department {department_id} not found"
             )
-            session.add(position)
-            session.flush()
-            return Response(201, _position_view(position).model_dump(mode="json"))
-
-        result = respond_once(
-            session,
+        position = Position(
             organisation_id=principal.organisation_id,
-            key=key,
-            request_fingerprint=fingerprint("POST /v1/positions", position_in.model_dump()),
-            retention=_retention(settings),
-            produce=produce,
+            department_id=department_id,
+            title=position_in.title,
         )
-    return idempotent_response(result, lambda body: f"/v1/positions/{body['id']}")
+        session.add(position)
+        session.flush()
+        return Response(201, _position_view(position).model_dump(mode="json"))
+
+    return write_once(
+        db,
+        settings,
+        principal,
+        key,
+        request="POST /v1/positions",
+        body=position_in.model_dump(),
+        produce=produce,
+        location=lambda body: f"/v1/positions/{body['id']}",
+    )
 
 
 @router.get("/v1/positions", response_model=PositionList, responses=LIST_ERRORS)
@@ -195,28 +186,28 @@ def create_rejection_reason(
     settings: SettingsDep,
 ) -> JSONResponse:
     """Add a rejection reason, with its label in Dutch and in English."""
-    with idempotency_problems(), db.transaction() as session:
 
-        def produce() -> Response:
-            reason = RejectionReason(
-                organisation_id=principal.organisation_id,
-                rejection_type=reason_in.rejection_type,
-                label_nl=reason_in.label_nl,
-                label_en=reason_in.label_en,
-            )
-            session.add(reason)
-            session.flush()
-            return Response(201, _reason_view(reason).model_dump(mode="json"))
-
-        result = respond_once(
-            session,
+    def produce(session: Session) -> Response:
+        reason = RejectionReason(
             organisation_id=principal.organisation_id,
-            key=key,
-            request_fingerprint=fingerprint("POST /v1/rejection-reasons", reason_in.model_dump()),
-            retention=_retention(settings),
-            produce=produce,
+            rejection_type=reason_in.rejection_type,
+            label_nl=reason_in.label_nl,
+            label_en=reason_in.label_en,
         )
-    return idempotent_response(result, _reason_location)
+        session.add(reason)
+        session.flush()
+        return Response(201, _reason_view(reason).model_dump(mode="json"))
+
+    return write_once(
+        db,
+        settings,
+        principal,
+        key,
+        request="POST /v1/rejection-reasons",
+        body=reason_in.model_dump(),
+        produce=produce,
+        location=_reason_location,
+    )
 
 
 @router.get("/v1/rejection-reasons", response_model=RejectionReasonList, responses=LIST_ERRORS)
@@ -270,32 +261,30 @@ def deactivate_rejection_reason(
 ) -> JSONResponse:
     """Stop offering a reason. It is never deleted: past rejections keep pointing at it.
     Deactivating an inactive reason is a no-op."""
-    with idempotency_problems(), db.transaction() as session:
 
-        def produce() -> Response:
-            reason = get_owned(
-                session,
-                RejectionReason,
-                reason_id,
-                principal.organisation_id,
-                what="rejection reason",
-                for_update=True,
-            )
-            reason.active = False
-            session.flush()
-            return Response(200, _reason_view(reason).model_dump(mode="json"))
-
-        result = respond_once(
+    def produce(session: Session) -> Response:
+        reason = get_owned(
             session,
-            organisation_id=principal.organisation_id,
-            key=key,
-            request_fingerprint=fingerprint(
-                f"POST /v1/rejection-reasons/{reason_id}/deactivate", None
-            ),
-            retention=_retention(settings),
-            produce=produce,
+            RejectionReason,
+            reason_id,
+            principal.organisation_id,
+            what="rejection reason",
+            for_update=True,
         )
-    return idempotent_response(result, _reason_location)
+        reason.active = False
+        session.flush()
+        return Response(200, _reason_view(reason).model_dump(mode="json"))
+
+    return write_once(
+        db,
+        settings,
+        principal,
+        key,
+        request=f"POST /v1/rejection-reasons/{reason_id}/deactivate",
+        body=None,
+        produce=produce,
+        location=_reason_location,
+    )
 
 
 def _reason_location(body: dict[str, object]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -13,16 +12,15 @@ from sqlalchemy.orm import Session
 
 from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDep, require
-from services.command_api.idempotency import Response, fingerprint, respond_once
+from services.command_api.idempotency import Response
 from services.command_api.problems import invalid_field
 from services.command_api.responses import (
     GET_ERRORS,
     POST_ERRORS,
-    idempotency_problems,
-    idempotent_response,
 )
 from services.command_api.schemas import VacancyIn, VacancyList, VacancyView
 from services.command_api.scoping import find_owned, get_owned
+from services.command_api.writes import write_once
 from shared.db.models import Department, Position, Vacancy
 from shared.db.types import utcnow
 
@@ -53,31 +51,28 @@ def create_vacancy(
     db: DatabaseDep,
     settings: SettingsDep,
 ) -> JSONResponse:
-    with idempotency_problems(), db.transaction() as session:
-
-        def produce() -> Response:
-            department_id, position_id = _placement(session, principal, vacancy_in)
-            vacancy = Vacancy(
-                organisation_id=principal.organisation_id,
-                title=vacancy_in.title,
-                department_id=department_id,
-                position_id=position_id,
-            )
-            session.add(vacancy)
-            session.flush()
-            return Response(201, _view(vacancy).model_dump(mode="json"))
-
-        # exclude_none: a body without the optional fields keeps the fingerprint it always had
-        body = vacancy_in.model_dump(exclude_none=True)
-        result = respond_once(
-            session,
+    def produce(session: Session) -> Response:
+        department_id, position_id = _placement(session, principal, vacancy_in)
+        vacancy = Vacancy(
             organisation_id=principal.organisation_id,
-            key=key,
-            request_fingerprint=fingerprint("POST /v1/vacancies", body),
-            retention=timedelta(hours=settings.idempotency_retention_hours),
-            produce=produce,
+            title=vacancy_in.title,
+            department_id=department_id,
+            position_id=position_id,
         )
-    return idempotent_response(result, _location)
+        session.add(vacancy)
+        session.flush()
+        return Response(201, _view(vacancy).model_dump(mode="json"))
+
+    return write_once(
+        db,
+        settings,
+        principal,
+        key,
+        request="POST /v1/vacancies",
+        body=vacancy_in.model_dump(),
+        produce=produce,
+        location=_location,
+    )
 
 
 @router.get("", response_model=VacancyList, responses=GET_ERRORS)
@@ -115,24 +110,24 @@ def close_vacancy(
     settings: SettingsDep,
 ) -> JSONResponse:
     """Close a vacancy: it takes no new applications. Closing a closed vacancy is a no-op."""
-    with idempotency_problems(), db.transaction() as session:
 
-        def produce() -> Response:
-            vacancy = _scoped(session, principal, vacancy_id, for_update=True)
-            if vacancy.is_open:
-                vacancy.is_open = False
-                vacancy.closed_at = utcnow()
-            return Response(200, _view(vacancy).model_dump(mode="json"))
+    def produce(session: Session) -> Response:
+        vacancy = _scoped(session, principal, vacancy_id, for_update=True)
+        if vacancy.is_open:
+            vacancy.is_open = False
+            vacancy.closed_at = utcnow()
+        return Response(200, _view(vacancy).model_dump(mode="json"))
 
-        result = respond_once(
-            session,
-            organisation_id=principal.organisation_id,
-            key=key,
-            request_fingerprint=fingerprint(f"POST /v1/vacancies/{vacancy_id}/close", None),
-            retention=timedelta(hours=settings.idempotency_retention_hours),
-            produce=produce,
-        )
-    return idempotent_response(result, _location)
+    return write_once(
+        db,
+        settings,
+        principal,
+        key,
+        request=f"POST /v1/vacancies/{vacancy_id}/close",
+        body=None,
+        produce=produce,
+        location=_location,
+    )
 
 
 @router.post(
@@ -146,24 +141,24 @@ def reopen_vacancy(
     settings: SettingsDep,
 ) -> JSONResponse:
     """Reopen a closed vacancy: it takes applications again. Opening an open one is a no-op."""
-    with idempotency_problems(), db.transaction() as session:
 
-        def produce() -> Response:
-            vacancy = _scoped(session, principal, vacancy_id, for_update=True)
-            if not vacancy.is_open:
-                vacancy.is_open = True
-                vacancy.closed_at = None
-            return Response(200, _view(vacancy).model_dump(mode="json"))
+    def produce(session: Session) -> Response:
+        vacancy = _scoped(session, principal, vacancy_id, for_update=True)
+        if not vacancy.is_open:
+            vacancy.is_open = True
+            vacancy.closed_at = None
+        return Response(200, _view(vacancy).model_dump(mode="json"))
 
-        result = respond_once(
-            session,
-            organisation_id=principal.organisation_id,
-            key=key,
-            request_fingerprint=fingerprint(f"POST /v1/vacancies/{vacancy_id}/open", None),
-            retention=timedelta(hours=settings.idempotency_retention_hours),
-            produce=produce,
-        )
-    return idempotent_response(result, _location)
+    return write_once(
+        db,
+        settings,
+        principal,
+        key,
+        request=f"POST /v1/vacancies/{vacancy_id}/open",
+        body=None,
+        produce=produce,
+        location=_location,
+    )
 
 
 def _placement(
