@@ -1,0 +1,1 @@
+"""Organisation templates, rendered in a locked-down Jinja2 sandbox (mail and documents)."""
