@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STUB_BROKER_URL = "stub://"
@@ -37,6 +37,19 @@ class Settings(BaseSettings):
     relay_poll_interval_s: float = Field(default=0.25, gt=0)
 
     idempotency_retention_hours: int = Field(default=48, ge=24)
+
+    # Outgoing mail. The defaults reach the embedded mode's local sink.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout_s: float = Field(default=30, gt=0, le=120)
+    mail_lease_s: int = Field(default=300, ge=30, description="How long a claimed send may take.")
+    default_sender: str = Field(
+        default="no-reply@werving.localhost",
+        description="From address for organisations without a verified sender of their own.",
+    )
 
     @property
     def uses_stub_broker(self) -> bool:

@@ -1,6 +1,7 @@
 """SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
 
 from shared.db.models.commands import CommandRecord, IdempotencyRecord
+from shared.db.models.mail import OutboundEmail
 from shared.db.models.messaging import DeadLetter, InboxEntry, OutboxMessage
 from shared.db.models.process import Employee, Interview, Offer, ScheduledJob
 from shared.db.models.recruitment import Applicant, Application, ApplicationEvent, Vacancy
@@ -21,6 +22,7 @@ __all__ = [
     "Interview",
     "Offer",
     "Organisation",
+    "OutboundEmail",
     "OutboxMessage",
     "Position",
     "RejectionReason",

@@ -19,6 +19,9 @@ class Organisation(Base):
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     default_locale: Mapped[str] = mapped_column(String(2), default="nl")
+    # The verified domain and address mail goes out from; Message-IDs use the domain.
+    sender_email: Mapped[str | None] = mapped_column(String(254))
+    sender_name: Mapped[str | None] = mapped_column(String(200))
     # The RabbitMQ user whose validated ``user_id`` identifies this organisation
     # on the command ingress queue.
     amqp_user: Mapped[str | None] = mapped_column(String(200), unique=True)

@@ -1,0 +1,133 @@
+"""The delivery state machine of one email: claim, send, record.
+
+``pending`` -> ``sending`` (claimed and committed before the SMTP call, with a
+lease) -> ``sent`` | ``failed`` | ``unknown``. For the purposes where a duplicate
+would do harm (credentials, offers, contracts) an attempt whose outcome is
+unknown is never retried: it becomes ``unknown`` and is reported. Other emails
+are sent again, with the same Message-ID, so a duplicate can be recognised.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Final
+from uuid import UUID
+
+import structlog
+from sqlalchemy import and_, select, update
+
+from services.mail_worker.mailer import (
+    OutcomeUnknown,
+    PermanentFailure,
+    SmtpMailer,
+    TemporaryFailure,
+)
+from shared.db.database import Database
+from shared.db.models import OutboundEmail
+from shared.db.types import utcnow
+from shared.errors import TransientError
+
+log = structlog.get_logger(__name__)
+
+AT_MOST_ONCE: Final = frozenset({"credentials", "offer", "contract"})
+
+
+def claim(db: Database, email_id: UUID, *, lease: timedelta) -> OutboundEmail | None:
+    """Take the email for sending, or None when it is done or another worker holds it.
+
+    A ``sending`` email whose lease expired was claimed by a worker that died; an
+    at-most-once one is then ``unknown`` instead of claimable.
+    """
+    now = utcnow()
+    with db.transaction() as session:
+        email = session.scalar(
+            select(OutboundEmail).where(OutboundEmail.id == email_id).with_for_update()
+        )
+        if email is None:
+            return None
+        expired = (
+            email.state == "sending" and email.lease_until is not None and email.lease_until < now
+        )
+        if expired and email.purpose in AT_MOST_ONCE:
+            _settle(email, "unknown", "the sender stopped during a send; not retried")
+            log.error("email.outcome_unknown", email_id=str(email.id), purpose=email.purpose)
+            return None
+        if email.state != "pending" and not expired:
+            return None
+        email.state = "sending"
+        email.attempts += 1
+        email.lease_until = now + lease
+        email.updated_at = now
+        session.flush()
+        session.expunge(email)
+        return email
+
+
+def send(db: Database, mailer: SmtpMailer, email: OutboundEmail, sender: str) -> None:
+    """Send a claimed email and record what happened. Raises TransientError to retry."""
+    message = message_from_bytes(email.mime, _class=EmailMessage, policy=policy.SMTP)
+    assert isinstance(message, EmailMessage)
+    try:
+        reply = mailer.send(message, sender=sender, recipients=[email.recipient])
+    except TemporaryFailure as exc:
+        _record(db, email.id, "pending", str(exc))
+        raise TransientError(f"email {email.id}: {exc}") from None
+    except PermanentFailure as exc:
+        _record(db, email.id, "failed", str(exc.reply))
+        log.warning("email.failed", email_id=str(email.id), reply=str(exc.reply))
+        return
+    except OutcomeUnknown as exc:
+        if email.purpose in AT_MOST_ONCE:
+            _record(db, email.id, "unknown", str(exc))
+            log.error("email.outcome_unknown", email_id=str(email.id), purpose=email.purpose)
+            return
+        _record(db, email.id, "pending", str(exc))
+        raise TransientError(f"email {email.id}: {exc}") from None
+    _record(db, email.id, "sent", str(reply))
+    log.info("email.sent", email_id=str(email.id), purpose=email.purpose)
+
+
+def _record(db: Database, email_id: UUID, state: str, reply: str) -> None:
+    with db.transaction() as session:
+        email = session.get(OutboundEmail, email_id, with_for_update=True)
+        assert email is not None
+        _settle(email, state, reply)
+
+
+def _settle(email: OutboundEmail, state: str, reply: str) -> None:
+    now = utcnow()
+    email.state = state
+    email.smtp_reply = reply[:2000]
+    email.lease_until = None
+    email.updated_at = now
+    if state == "sent":
+        email.sent_at = now
+
+
+def expire_leases(db: Database) -> int:
+    """Settle emails whose sender died mid-send: unknown (at-most-once) or pending again."""
+    now = utcnow()
+    stuck = and_(OutboundEmail.state == "sending", OutboundEmail.lease_until < now)
+    with db.transaction() as session:
+        unknown = session.scalars(
+            update(OutboundEmail)
+            .where(stuck, OutboundEmail.purpose.in_(AT_MOST_ONCE))
+            .values(
+                state="unknown",
+                lease_until=None,
+                updated_at=now,
+                smtp_reply="the sender stopped during a send; not retried",
+            )
+            .returning(OutboundEmail.id)
+        ).all()
+        retried = session.scalars(
+            update(OutboundEmail)
+            .where(stuck, OutboundEmail.purpose.not_in(AT_MOST_ONCE))
+            .values(state="pending", lease_until=None, updated_at=now)
+            .returning(OutboundEmail.id)
+        ).all()
+    for email_id in unknown:
+        log.error("email.outcome_unknown", email_id=str(email_id))
+    return len(unknown) + len(retried)

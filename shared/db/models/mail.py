@@ -1,0 +1,42 @@
+"""Outgoing emails and their delivery state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base
+from shared.db.types import UTCDateTime, utcnow
+from shared.ids import new_id
+
+
+class OutboundEmail(Base):
+    """One email: ``pending`` -> ``sending`` -> ``sent`` | ``failed`` | ``unknown``.
+
+    The message is rendered once, with its Message-ID, before the first attempt, so
+    that a resend is byte for byte the same email. ``sending`` is claimed (and
+    committed) before the SMTP call, with a lease; a crash inside the call is found
+    when the lease expires.
+    """
+
+    __tablename__ = "outbound_emails"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    application_id: Mapped[UUID | None] = mapped_column(index=True)
+    job_id: Mapped[UUID | None] = mapped_column(unique=True)
+    command_id: Mapped[UUID | None]
+    purpose: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(254))
+    message_id_header: Mapped[str] = mapped_column(String(300))
+    mime: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    smtp_reply: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,123 @@
+"""Delivering one email over real SMTP (aiosmtpd on loopback), with the faults SMTP has."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+
+from services.mail_worker.delivery import claim, expire_leases, send
+from services.mail_worker.mailer import SmtpMailer
+from shared.db.database import Database
+from shared.db.models import OutboundEmail
+from shared.errors import TransientError
+from shared.settings import Settings
+from tests.conftest import Tenant
+from tests.smtp_sinks import smtp_sink
+
+LEASE = timedelta(minutes=5)
+
+
+def _email(db: Database, tenant: Tenant, purpose: str = "receipt") -> uuid.UUID:
+    message = EmailMessage()
+    message["From"] = "hr@acme.example"
+    message["To"] = "ann@example.org"
+    message["Subject"] = "Your application"
+    message["Message-ID"] = make_msgid(domain="acme.example")
+    message.set_content("We received your application.")
+    with db.transaction() as session:
+        email = OutboundEmail(
+            organisation_id=tenant.organisation_id,
+            purpose=purpose,
+            recipient="ann@example.org",
+            message_id_header=message["Message-ID"],
+            mime=message.as_bytes(),
+        )
+        session.add(email)
+        session.flush()
+        return email.id
+
+
+def _state(db: Database, email_id: uuid.UUID) -> tuple[str, str | None, int]:
+    with db.transaction() as session:
+        email = session.get(OutboundEmail, email_id)
+        assert email is not None
+        return email.state, email.smtp_reply, email.attempts
+
+
+def _attempt(db: Database, mailer: SmtpMailer, email_id: uuid.UUID) -> None:
+    email = claim(db, email_id, lease=LEASE)
+    assert email is not None
+    send(db, mailer, email, sender="hr@acme.example")
+
+
+def test_a_451_is_retried_and_the_email_is_sent_once(db: Database, tenant: Tenant) -> None:
+    email_id = _email(db, tenant)
+    with smtp_sink("451 4.3.0 Try again later") as (sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        with pytest.raises(TransientError):
+            _attempt(db, mailer, email_id)
+        assert _state(db, email_id)[0] == "pending"
+        _attempt(db, mailer, email_id)
+        mailer.close()
+    assert _state(db, email_id)[0:3:2] == ("sent", 2)
+    assert len(sink.received) == 1
+    assert claim(db, email_id, lease=LEASE) is None  # done: nothing to claim
+
+
+def test_a_550_fails_at_once_with_the_reply_recorded(db: Database, tenant: Tenant) -> None:
+    email_id = _email(db, tenant)
+    with smtp_sink("550 5.1.1 No such user") as (sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        _attempt(db, mailer, email_id)
+        mailer.close()
+    state, reply, attempts = _state(db, email_id)
+    assert (state, attempts) == ("failed", 1)
+    assert reply is not None and "550" in reply and "No such user" in reply
+    assert sink.received == []
+
+
+@pytest.mark.parametrize("purpose", ["credentials", "offer", "contract"])
+def test_a_connection_dropped_after_data_never_duplicates_an_at_most_once_email(
+    db: Database, tenant: Tenant, purpose: str
+) -> None:
+    email_id = _email(db, tenant, purpose)
+    with smtp_sink("drop") as (sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        _attempt(db, mailer, email_id)
+        assert claim(db, email_id, lease=LEASE) is None
+        mailer.close()
+    assert _state(db, email_id)[0] == "unknown"
+    assert len(sink.received) == 1  # the server had it; we never send it again
+
+
+def test_a_connection_dropped_after_data_resends_other_emails_with_the_same_message_id(
+    db: Database, tenant: Tenant
+) -> None:
+    email_id = _email(db, tenant, "receipt")
+    with smtp_sink("drop") as (sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        with pytest.raises(TransientError):
+            _attempt(db, mailer, email_id)
+        _attempt(db, mailer, email_id)
+        mailer.close()
+    assert _state(db, email_id)[0] == "sent"
+    ids = {m.split(b"Message-ID: ")[1].split(b"\r\n")[0] for m in sink.received}
+    assert len(sink.received) == 2 and len(ids) == 1
+
+
+def test_a_sender_that_died_mid_send_leaves_no_email_in_sending(
+    db: Database, tenant: Tenant
+) -> None:
+    # Given two emails claimed by a worker that then died (its lease is over)
+    offer, receipt = _email(db, tenant, "offer"), _email(db, tenant, "receipt")
+    for email_id in (offer, receipt):
+        assert claim(db, email_id, lease=timedelta(seconds=-1)) is not None
+    # When the leases are settled
+    assert expire_leases(db) == 2
+    # Then the offer is reported unknown and the receipt is sendable again
+    assert _state(db, offer)[0] == "unknown"
+    assert _state(db, receipt)[0] == "pending"
