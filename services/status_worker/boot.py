@@ -13,6 +13,7 @@ from shared.db.database import Database
 from shared.messaging.broker import boot_worker
 from shared.messaging.dead_letters import record_dead_letter
 from shared.messaging.middleware import describe_failure
+from shared.messaging.routes import STATUS_QUEUE
 from shared.settings import get_settings
 
 settings = get_settings()
@@ -30,4 +31,4 @@ def _record_failure(message: dramatiq.MessageProxy, exception: BaseException) ->
             )
 
 
-broker = boot_worker(settings, on_failure=_record_failure)
+broker = boot_worker(settings, STATUS_QUEUE, on_failure=_record_failure)

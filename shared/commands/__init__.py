@@ -23,7 +23,7 @@ from shared.commands.applications import (
 )
 from shared.commands.base import ApplicationCommand, Command, Contract
 from shared.commands.catalogue import COMMAND_ADAPTER, STATUS_COMMANDS, AnyCommand, command_type
-from shared.commands.envelope import CommandEnvelope, CommandMessage
+from shared.commands.envelope import CommandEnvelope, CommandMessage, MailJobMessage
 
 __all__ = [
     "COMMAND_ADAPTER",
@@ -37,6 +37,7 @@ __all__ = [
     "DeleteApplication",
     "HireApplicant",
     "InviteToInterview",
+    "MailJobMessage",
     "NewApplicant",
     "PurgeApplication",
     "RecordOfferResponse",

@@ -30,3 +30,10 @@ class CommandMessage(Contract):
 
     command_id: UUID
     organisation_id: UUID
+
+
+class MailJobMessage(Contract):
+    """The body of a ``mail`` queue message: the scheduled job to deliver, ids only."""
+
+    job_id: UUID
+    organisation_id: UUID

@@ -38,15 +38,14 @@ ACTOR_OPTIONS: Final[dict[str, Any]] = {
 }
 
 
-def build_broker(settings: Settings, on_failure: FailureRecorder | None = None) -> dramatiq.Broker:
+def build_broker(settings: Settings) -> dramatiq.Broker:
     """Build (without connecting) the broker the settings name, with werving's middleware."""
     # Dramatiq runs "before" hooks in this order and "after" hooks in reverse: the
     # log context is bound first and cleared last, and the dead-letter recorder
     # sees a message after Retries has decided whether it failed.
-    middleware: list[Middleware] = [LogContext()]
-    if on_failure is not None:
-        middleware.append(DeadLetterRecorder(on_failure))
-    middleware += [
+    middleware: list[Middleware] = [
+        LogContext(),
+        DeadLetterRecorder(),
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
@@ -76,9 +75,24 @@ def declare_worker_queues(broker: dramatiq.Broker, queues: Iterable[str]) -> Non
             broker.declare_queue(queue)
 
 
-def boot_worker(settings: Settings, on_failure: FailureRecorder | None = None) -> dramatiq.Broker:
-    """Set up a worker process: logging, then the global broker its actors bind to."""
-    configure_logging(log_format=settings.resolved_log_format, level=settings.log_level)
-    broker = build_broker(settings, on_failure=on_failure)
-    dramatiq.set_broker(broker)
-    return broker
+_process_broker: dramatiq.Broker | None = None
+
+
+def boot_worker(
+    settings: Settings, queue: str, on_failure: FailureRecorder | None = None
+) -> dramatiq.Broker:
+    """Set up a worker process once: logging, then the global broker its actors bind to.
+
+    Several workers can share a process (the embedded mode): each registers how
+    its queue's dead letters are recorded on the one broker.
+    """
+    global _process_broker  # one broker per process, as Dramatiq has
+    if _process_broker is None:
+        configure_logging(log_format=settings.resolved_log_format, level=settings.log_level)
+        _process_broker = build_broker(settings)
+        dramatiq.set_broker(_process_broker)
+    if on_failure is not None:
+        for middleware in _process_broker.middleware:
+            if isinstance(middleware, DeadLetterRecorder):
+                middleware.register(queue, on_failure)
+    return _process_broker

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import dramatiq
 import structlog
+from dramatiq.common import q_name
 from dramatiq.middleware import Middleware
 
 log = structlog.get_logger(__name__)
@@ -51,14 +52,18 @@ class LogContext(Middleware):
 
 class DeadLetterRecorder(Middleware):
     """Hand every message that Dramatiq gives up on (retries exhausted or a
-    permanent error) to ``record``, which stores it with its reason.
+    permanent error) to the recorder registered for its queue, which stores it
+    with its reason.
 
     Must come before ``Retries`` in the middleware list: "after" hooks run in
     reverse order, and Retries decides whether a message failed.
     """
 
-    def __init__(self, record: FailureRecorder) -> None:
-        self._record = record
+    def __init__(self) -> None:
+        self._recorders: dict[str, FailureRecorder] = {}
+
+    def register(self, queue: str, record: FailureRecorder) -> None:
+        self._recorders[queue] = record
 
     def after_process_message(
         self,
@@ -70,8 +75,14 @@ class DeadLetterRecorder(Middleware):
     ) -> None:
         if exception is None or not message.failed:
             return
+        record = self._recorders.get(q_name(message.queue_name))
+        if record is None:
+            log.error(
+                "dead_letter.no_recorder", queue=message.queue_name, message_id=message.message_id
+            )
+            return
         try:
-            self._record(message, exception)
+            record(message, exception)
         except Exception:
             # The message still reaches Dramatiq's .XQ queue; say loudly that
             # the copy in the database is missing.
