@@ -35,9 +35,12 @@ log = structlog.get_logger(__name__)
 DEMO_ORGANISATION = "Demo organisation"
 
 
-def embedded_settings(var_dir: Path) -> Settings:
+def embedded_settings(var_dir: Path, smtp_port: int) -> Settings:
     """Settings for the embedded mode; any ``WERVING_`` variable still wins."""
     os.environ.setdefault("WERVING_DATABASE_URL", f"sqlite:///{var_dir / 'werving.db'}")
+    os.environ["WERVING_SMTP_HOST"] = "127.0.0.1"
+    os.environ["WERVING_SMTP_PORT"] = str(smtp_port)
+    os.environ["WERVING_SMTP_SECURITY"] = "none"
     os.environ.setdefault("WERVING_BROKER_URL", STUB_BROKER_URL)
     os.environ.setdefault("WERVING_ENVIRONMENT", "dev")
     settings = Settings()
@@ -64,7 +67,7 @@ def ensure_demo(db: Database) -> tuple[str, str]:
 
 
 def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None:
-    settings = embedded_settings(var_dir)
+    settings = embedded_settings(var_dir, smtp_port)
     configure_logging(log_format="console", level=settings.log_level)
     upgrade(settings.database_url)
 

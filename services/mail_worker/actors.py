@@ -1,5 +1,23 @@
-"""mail_worker's actors (queue ``mail``). None yet: see the package docstring."""
+"""mail_worker's actors (queue ``mail``), thin wrappers around the job handler.
+
+Retries: 8 with backoff up to 5 minutes (4xx replies, timeouts); a PermanentError
+(unknown job, a template that cannot render) is dead-lettered at once. Idempotent
+on the job id: one email row per job, sent at most once when it must be.
+"""
 
 from __future__ import annotations
 
-from services.mail_worker import boot  # noqa: F401 - binds the broker before any actor
+from typing import Any
+
+import dramatiq
+
+from services.mail_worker import boot
+from services.mail_worker.composition import compose
+from services.mail_worker.jobs import deliver_mail_job as deliver
+from shared.messaging.broker import ACTOR_OPTIONS
+from shared.messaging.routes import MAIL_JOB_ROUTE
+
+
+@dramatiq.actor(actor_name=MAIL_JOB_ROUTE.actor, queue_name=MAIL_JOB_ROUTE.queue, **ACTOR_OPTIONS)
+def deliver_mail_job(message: dict[str, Any]) -> None:
+    deliver(boot.db, boot.mailer, compose, message, lease=boot.lease)

@@ -1,8 +1,34 @@
-"""Process set-up for mail_worker: logging and the broker its actors bind to."""
+"""Process set-up for mail_worker: settings, logging, database, SMTP and broker.
+
+Imported by ``actors`` before any ``@dramatiq.actor``. Nothing connects until the
+first message.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import dramatiq
+
+from services.mail_worker.mailer import SmtpMailer
+from shared.db.database import Database
 from shared.messaging.broker import boot_worker
+from shared.messaging.dead_letters import record_dead_letter
+from shared.messaging.middleware import describe_failure
+from shared.messaging.routes import MAIL_QUEUE
 from shared.settings import get_settings
 
-broker = boot_worker(get_settings())
+settings = get_settings()
+db = Database(settings.database_url, pool_size=8)
+mailer = SmtpMailer(settings)
+lease = timedelta(seconds=settings.mail_lease_s)
+
+
+def _record_failure(message: dramatiq.MessageProxy, exception: BaseException) -> None:
+    """Copy a mail job Dramatiq gave up on into ``dead_letters``, with its reason."""
+    details = describe_failure(message, exception)
+    with db.transaction() as session:
+        record_dead_letter(session, source="worker", **details)
+
+
+broker = boot_worker(settings, MAIL_QUEUE, on_failure=_record_failure)

@@ -32,6 +32,7 @@ def _email(db: Database, tenant: Tenant, purpose: str = "receipt") -> uuid.UUID:
         email = OutboundEmail(
             organisation_id=tenant.organisation_id,
             purpose=purpose,
+            sender="hr@acme.example",
             recipient="ann@example.org",
             message_id_header=message["Message-ID"],
             mime=message.as_bytes(),

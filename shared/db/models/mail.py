@@ -30,6 +30,7 @@ class OutboundEmail(Base):
     job_id: Mapped[UUID | None] = mapped_column(unique=True)
     command_id: Mapped[UUID | None]
     purpose: Mapped[str] = mapped_column(String(40))
+    sender: Mapped[str] = mapped_column(String(254))  # the envelope sender
     recipient: Mapped[str] = mapped_column(String(254))
     message_id_header: Mapped[str] = mapped_column(String(300))
     mime: Mapped[bytes] = mapped_column(LargeBinary)

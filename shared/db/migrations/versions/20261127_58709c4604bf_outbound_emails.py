@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("job_id", sa.Uuid(), nullable=True),
         sa.Column("command_id", sa.Uuid(), nullable=True),
         sa.Column("purpose", sa.String(length=40), nullable=False),
+        sa.Column("sender", sa.String(length=254), nullable=False),
         sa.Column("recipient", sa.String(length=254), nullable=False),
         sa.Column("message_id_header", sa.String(length=300), nullable=False),
         sa.Column("mime", sa.LargeBinary(), nullable=False),
