@@ -12,9 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.command_api.idempotency import delete_expired
 from services.command_api.ingress import CommandIngress
+from services.mail_worker.delivery import expire_leases
 from shared.db.database import Database
 from shared.messaging.broker import build_broker, declare_worker_queues
 from shared.messaging.publishers import PipelinedPublisher
@@ -98,8 +100,22 @@ def run_relay(settings: Settings, stop: threading.Event) -> None:
         db.dispose()
 
 
+LEASE_CHECK_INTERVAL_S = 30
+
+
+def settle_expired_sends(db: Database, stop: threading.Event) -> None:
+    """Emails whose sender died mid-send: report the at-most-once ones, retry the rest."""
+    while not stop.wait(LEASE_CHECK_INTERVAL_S):
+        try:
+            if settled := expire_leases(db):
+                log.warning("email.leases_expired", count=settled)
+        except SQLAlchemyError as exc:
+            log.warning("email.lease_check_failed", error=type(exc).__name__)
+
+
 def run_scheduler_process(settings: Settings, stop: threading.Event) -> None:
-    db = Database(settings.database_url, pool_size=1)
+    db = Database(settings.database_url, pool_size=2)
+    threading.Thread(target=settle_expired_sends, args=(db, stop), daemon=True).start()
     try:
         run_scheduler(db, stop)
     finally:
