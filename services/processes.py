@@ -16,7 +16,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.command_api.idempotency import delete_expired
 from services.command_api.ingress import CommandIngress
-from services.mail_worker.delivery import expire_leases
 from shared.db.database import Database
 from shared.messaging.broker import build_broker, declare_worker_queues
 from shared.messaging.publishers import PipelinedPublisher
@@ -105,6 +104,8 @@ LEASE_CHECK_INTERVAL_S = 30
 
 def settle_expired_sends(db: Database, stop: threading.Event) -> None:
     """Emails whose sender died mid-send: report the at-most-once ones, retry the rest."""
+    from services.mail_worker.delivery import expire_leases  # noqa: PLC0415 - mail extra only
+
     while not stop.wait(LEASE_CHECK_INTERVAL_S):
         try:
             if settled := expire_leases(db):
