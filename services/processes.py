@@ -104,7 +104,7 @@ LEASE_CHECK_INTERVAL_S = 30
 
 def settle_expired_sends(db: Database, stop: threading.Event) -> None:
     """Emails whose sender died mid-send: report the at-most-once ones, retry the rest."""
-    from services.mail_worker.delivery import expire_leases  # noqa: PLC0415 - mail extra only
+    from services.mail_worker.delivery import expire_leases  # only the mail extra has it
 
     while not stop.wait(LEASE_CHECK_INTERVAL_S):
         try:
