@@ -185,3 +185,23 @@ def test_an_interview_invitation_names_the_time_in_the_applicants_language(
     assert event.decoded("DTSTART") == start
     assert str(event["LOCATION"]) == "Main office"
     assert "ann@example.org" in str(event["ATTENDEE"])
+
+
+def test_purging_an_application_erases_its_emails(db: Database, tenant: Tenant) -> None:
+    _register(db, tenant, "en")
+    enqueue_due_jobs(db)
+    [task] = _mail_tasks(db)
+    with smtp_sink() as (_sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        deliver_mail_job(db, mailer, compose, task, lease=LEASE)
+        mailer.close()
+    with db.transaction() as session:
+        email = session.scalars(select(OutboundEmail)).one()
+    assert email.application_id is not None
+    for step in ("delete_application", "purge_application"):
+        record = run(
+            db, tenant.organisation_id, {"type": step, "application_id": str(email.application_id)}
+        )
+        assert record.status == "succeeded"
+    with db.transaction() as session:
+        assert session.scalars(select(OutboundEmail)).all() == []

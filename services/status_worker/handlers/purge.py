@@ -21,6 +21,7 @@ from shared.db.models import (
     IdempotencyRecord,
     Interview,
     Offer,
+    OutboundEmail,
     ScheduledJob,
 )
 from shared.events import ApplicationPurged
@@ -35,7 +36,7 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
     target_status(application, cmd.type)  # only a deleted application may be purged
     app_id, applicant_id = application.id, application.applicant_id
 
-    for model in (Interview, Offer, ScheduledJob):
+    for model in (Interview, Offer, ScheduledJob, OutboundEmail):
         session.execute(delete(model).where(model.application_id == app_id))
     session.execute(
         update(ApplicationEvent)
