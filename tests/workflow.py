@@ -35,7 +35,7 @@ def task_message(db: Database, command_id: str) -> dict[str, Any]:
     with db.transaction() as session:
         rows = session.query(OutboxMessage).filter(OutboxMessage.kind == TASK).all()
         for row in rows:
-            if row.payload["command_id"] == command_id:
+            if row.payload.get("command_id") == command_id:
                 return dict(row.payload)
     raise LookupError(command_id)
 
