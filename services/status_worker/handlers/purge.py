@@ -16,6 +16,7 @@ from shared.commands import PurgeApplication
 from shared.db.models import (
     Applicant,
     Application,
+    CandidateAccount,
     ApplicationEvent,
     CommandRecord,
     IdempotencyRecord,
@@ -23,6 +24,7 @@ from shared.db.models import (
     Offer,
     OutboundEmail,
     ScheduledJob,
+    SetPasswordToken,
 )
 from shared.events import ApplicationPurged
 from shared.ids import new_id
@@ -73,6 +75,9 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
     )
     applicant_erased = not remaining
     if applicant_erased:
+        accounts = select(CandidateAccount.id).where(CandidateAccount.applicant_id == applicant_id)
+        session.execute(delete(SetPasswordToken).where(SetPasswordToken.account_id.in_(accounts)))
+        session.execute(delete(CandidateAccount).where(CandidateAccount.applicant_id == applicant_id))
         session.execute(delete(Applicant).where(Applicant.id == applicant_id))
 
     session.add(

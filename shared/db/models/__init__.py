@@ -1,8 +1,9 @@
 """SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
 
 from shared.db.models.commands import CommandRecord, IdempotencyRecord
-from shared.db.models.mail import OutboundEmail
+from shared.db.models.mail import EmailTemplate, OutboundEmail
 from shared.db.models.messaging import DeadLetter, InboxEntry, OutboxMessage
+from shared.db.models.portal import CandidateAccount, SetPasswordToken
 from shared.db.models.process import Employee, Interview, Offer, ScheduledJob
 from shared.db.models.recruitment import Applicant, Application, ApplicationEvent, Vacancy
 from shared.db.models.reference import Department, Position, RejectionReason
@@ -11,11 +12,13 @@ from shared.db.models.tenancy import ApiKey, Organisation
 __all__ = [
     "ApiKey",
     "Applicant",
+    "CandidateAccount",
     "Application",
     "ApplicationEvent",
     "CommandRecord",
     "DeadLetter",
     "Department",
+    "EmailTemplate",
     "Employee",
     "IdempotencyRecord",
     "InboxEntry",
@@ -27,5 +30,6 @@ __all__ = [
     "Position",
     "RejectionReason",
     "ScheduledJob",
+    "SetPasswordToken",
     "Vacancy",
 ]

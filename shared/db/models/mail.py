@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
@@ -41,3 +41,21 @@ class OutboundEmail(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EmailTemplate(Base):
+    """An organisation's own version of a built-in email, for one purpose and locale."""
+
+    __tablename__ = "email_templates"
+    __table_args__ = (UniqueConstraint("organisation_id", "purpose", "locale"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"))
+    purpose: Mapped[str] = mapped_column(String(40))
+    locale: Mapped[str] = mapped_column(String(2))
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
