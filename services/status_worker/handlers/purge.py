@@ -16,8 +16,8 @@ from shared.commands import PurgeApplication
 from shared.db.models import (
     Applicant,
     Application,
-    CandidateAccount,
     ApplicationEvent,
+    CandidateAccount,
     CommandRecord,
     IdempotencyRecord,
     Interview,
@@ -77,7 +77,9 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
     if applicant_erased:
         accounts = select(CandidateAccount.id).where(CandidateAccount.applicant_id == applicant_id)
         session.execute(delete(SetPasswordToken).where(SetPasswordToken.account_id.in_(accounts)))
-        session.execute(delete(CandidateAccount).where(CandidateAccount.applicant_id == applicant_id))
+        session.execute(
+            delete(CandidateAccount).where(CandidateAccount.applicant_id == applicant_id)
+        )
         session.execute(delete(Applicant).where(Applicant.id == applicant_id))
 
     session.add(

@@ -12,9 +12,9 @@ from shared.db.models.tenancy import ApiKey, Organisation
 __all__ = [
     "ApiKey",
     "Applicant",
-    "CandidateAccount",
     "Application",
     "ApplicationEvent",
+    "CandidateAccount",
     "CommandRecord",
     "DeadLetter",
     "Department",
