@@ -70,7 +70,9 @@ def send(db: Database, mailer: SmtpMailer, email: OutboundEmail, sender: str) ->
     message = message_from_bytes(email.mime, _class=EmailMessage, policy=policy.SMTP)
     assert isinstance(message, EmailMessage)
     try:
-        reply = mailer.send(message, sender=sender, recipients=[email.recipient])
+        reply = mailer.send(
+            message, sender=sender, recipients=email.envelope_recipients or [email.recipient]
+        )
     except TemporaryFailure as exc:
         _record(db, email.id, "pending", str(exc))
         raise TransientError(f"email {email.id}: {exc}") from None

@@ -36,6 +36,8 @@ class Composed:
     message: EmailMessage
     sender: str
     recipient: str
+    # The envelope when it is more than ``recipient`` (Cc, Bcc, several To).
+    envelope_recipients: tuple[str, ...] = ()
 
 
 Composer = Callable[[Session, ScheduledJob], Composed]
@@ -92,6 +94,7 @@ def _prepare(db: Database, compose: Composer, ids: MailJobMessage) -> tuple[UUID
             purpose=job.purpose,
             sender=composed.sender,
             recipient=composed.recipient,
+            envelope_recipients=list(composed.envelope_recipients or (composed.recipient,)),
             message_id_header=str(composed.message["Message-ID"]),
             mime=composed.message.as_bytes(),
             state="pending",

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
-from shared.db.types import UTCDateTime, utcnow
+from shared.db.types import JSONDocument, UTCDateTime, utcnow
 from shared.ids import new_id
 
 
@@ -31,7 +31,9 @@ class OutboundEmail(Base):
     command_id: Mapped[UUID | None]
     purpose: Mapped[str] = mapped_column(String(40))
     sender: Mapped[str] = mapped_column(String(254))  # the envelope sender
-    recipient: Mapped[str] = mapped_column(String(254))
+    recipient: Mapped[str] = mapped_column(String(254))  # the primary one, for reading
+    # Everyone the envelope goes to (To, Cc and Bcc); Bcc never appears in the headers.
+    envelope_recipients: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     message_id_header: Mapped[str] = mapped_column(String(300))
     mime: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[str] = mapped_column(String(10), default="pending")

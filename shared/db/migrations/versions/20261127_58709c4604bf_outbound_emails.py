@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import shared.db.types
 
@@ -32,6 +33,11 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=40), nullable=False),
         sa.Column("sender", sa.String(length=254), nullable=False),
         sa.Column("recipient", sa.String(length=254), nullable=False),
+        sa.Column(
+            "envelope_recipients",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("message_id_header", sa.String(length=300), nullable=False),
         sa.Column("mime", sa.LargeBinary(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
