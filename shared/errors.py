@@ -16,6 +16,7 @@ class RefusalCode(StrEnum):
     VACANCY_CLOSED = "vacancy_closed"
     UNKNOWN_REASON = "unknown_reason"
     OFFER_EXPIRED = "offer_expired"
+    UNKNOWN_TEMPLATE = "unknown_template"
 
 
 class PermanentError(Exception):

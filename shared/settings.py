@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         default="no-reply@werving.localhost",
         description="From address for organisations without a verified sender of their own.",
     )
+    portal_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public base URL of the careers portal; set-password links point there.",
+    )
 
     @property
     def uses_stub_broker(self) -> bool:

@@ -27,6 +27,10 @@ class Scope(StrEnum):
     REFERENCE_READ = "reference:read"
     REFERENCE_WRITE = "reference:write"
     EMPLOYEES_READ = "employees:read"
+    # The careers portal: set a candidate's password with a one-time link, log in.
+    CANDIDATE_AUTH = "candidate_auth"
+    TEMPLATES_READ = "templates:read"
+    TEMPLATES_WRITE = "templates:write"
 
 
 ALL_SCOPES = tuple(Scope)

@@ -8,7 +8,9 @@ from services.command_api.problems import install_problem_handlers
 from services.command_api.routes import (
     applications,
     bulk,
+    candidate_auth,
     commands,
+    email_templates,
     employees,
     health,
     reference,
@@ -24,7 +26,8 @@ Recruiter actions as asynchronous commands.
   follows on `GET /v1/commands/{id}`.
 * Authenticate with an organisation's API key: `Authorization: Bearer wv_...`.
   Everything is scoped to that organisation; other organisations' ids answer 404.
-* Every POST needs an `Idempotency-Key` header. The first response to a key is kept
+* Every write needs an `Idempotency-Key` header (previews and candidate logins, which
+  store nothing to replay, do not). The first response to a key is kept
   for **RETENTION hours** and replayed (with `Idempotency-Replayed: true`) for the
   same request; the same key with a different body answers 422, and while the first
   request is still running, 409.
@@ -43,6 +46,16 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     install_problem_handlers(app)
-    for module in (commands, bulk, applications, vacancies, reference, employees, health):
+    for module in (
+        commands,
+        bulk,
+        applications,
+        vacancies,
+        reference,
+        employees,
+        email_templates,
+        health,
+    ):
         app.include_router(module.router)
+    app.include_router(candidate_auth.router)
     return app

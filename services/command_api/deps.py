@@ -65,14 +65,15 @@ def get_idempotency_key(
         str | None,
         Header(
             alias="Idempotency-Key",
-            description="Required on every POST: 1-255 visible ASCII characters (a UUID is ideal)."
+            description="Required on every write (POST, PUT, DELETE): 1-255 visible ASCII"
+            " characters (a UUID is ideal)."
             " Same key and body within the retention period replays the first response.",
         ),
     ] = None,
 ) -> str:
     values = request.headers.getlist("idempotency-key")
     if not values:
-        raise _bad_key("the Idempotency-Key header is required on POST")
+        raise _bad_key("the Idempotency-Key header is required on every write")
     if len(values) > 1:
         raise _bad_key("send the Idempotency-Key header once")
     try:

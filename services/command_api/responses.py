@@ -37,6 +37,33 @@ LIST_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: POST_ERRORS[401], 403: POST_ERRORS[403]}
+_UNKNOWN_PATH = "an unknown purpose or locale (the error names the path parameter)"
+TEMPLATE_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_ERRORS,
+    422: _problem(_UNKNOWN_PATH.capitalize()),
+}
+_TEMPLATE_REFUSED = (
+    "a template that fails its checks (each error's field names the part, `subject`, `text`"
+    " or `html`, and its message the line)"
+)
+TEMPLATE_PREVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
+    **TEMPLATE_READ_ERRORS,
+    422: _problem(f"Invalid body, {_TEMPLATE_REFUSED}, or {_UNKNOWN_PATH}"),
+}
+TEMPLATE_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **POST_ERRORS,
+    409: _problem(
+        "A request with this Idempotency-Key is still in progress, or the same template was"
+        " saved at the same moment; retry later"
+    ),
+    422: _problem(
+        f"Invalid body, {_TEMPLATE_REFUSED}, {_UNKNOWN_PATH}, or the Idempotency-Key was used"
+        " for a different request"
+    ),
+}
+
+
 @contextmanager
 def idempotency_problems() -> Iterator[None]:
     try:

@@ -14,7 +14,7 @@ from typing import Final
 
 from icalendar import Calendar, Event, vCalAddress
 
-from services.mail_worker.headers import unsafe_header_character
+from shared.emails.headers import unsafe_header_character
 
 PRODUCT_ID: Final = "-//werving//interview invitation//EN"
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.mail_worker.calendar import interview_ics
+from services.mail_worker.credentials import issue_set_password_link, redacted_copy
 from services.mail_worker.formatting import (
     format_date,
     format_datetime,
@@ -24,7 +25,6 @@ from services.mail_worker.formatting import (
 from services.mail_worker.jobs import Composed
 from services.mail_worker.locales import Locale
 from services.mail_worker.purposes import Purpose
-from services.mail_worker.rendering import render_email
 from shared.db.models import (
     Applicant,
     Application,
@@ -36,15 +36,24 @@ from shared.db.models import (
     ScheduledJob,
     Vacancy,
 )
+from shared.emails.overrides import find_override, template_set
+from shared.emails.rendering import RenderedEmail, render_email
+from shared.emails.template_set import TemplatePartProblem
 from shared.errors import PermanentError
 from shared.settings import get_settings
 
 M = TypeVar("M")
 
-# Purposes the status worker schedules; credentials need the portal accounts that come
-# with the candidate-auth work, so they are refused (and dead-lettered) until then.
+# Purposes the status worker schedules.
 SUPPORTED: frozenset[str] = frozenset(
-    {"receipt", "rejection", "interview_invitation", "offer", "withdrawal_confirmation"}
+    {
+        "receipt",
+        "rejection",
+        "interview_invitation",
+        "offer",
+        "credentials",
+        "withdrawal_confirmation",
+    }
 )
 
 
@@ -68,7 +77,15 @@ def compose(session: Session, job: ScheduledJob) -> Composed:
         "recruiter_name": _recruiter(session, job) or organisation.name,
     }
     context.update(_purpose_values(session, job, locale))
-    rendered = render_email(cast(Purpose, job.purpose), locale, context)
+    # credentials: the account and a new one-time link, minted now (the old one revoked).
+    link = (
+        issue_set_password_link(session, applicant, base_url=get_settings().portal_base_url)
+        if job.purpose == "credentials"
+        else None
+    )
+    if link is not None:
+        context.update(link.template_values(locale))
+    rendered = _render(session, job, locale, context)
 
     sender = organisation.sender_email or get_settings().default_sender
     message = EmailMessage()
@@ -104,7 +121,25 @@ def compose(session: Session, job: ScheduledJob) -> Composed:
             params={"method": "REQUEST"},
         )
     message["Content-Language"] = locale  # after the parts: set_content clears Content-*
-    return Composed(message=message, sender=sender, recipient=applicant.email)
+    # The link is sent, never kept: the stored copy has its token redacted.
+    stored = None if link is None else redacted_copy(message, link.token)
+    return Composed(message=message, sender=sender, recipient=applicant.email, stored=stored)
+
+
+def _render(
+    session: Session, job: ScheduledJob, locale: Locale, context: dict[str, object]
+) -> RenderedEmail:
+    """The organisation's own template for the purpose and locale when it has one, else the
+    built-in. A template that cannot render fails the job for good: a retry cannot fix it."""
+    purpose = cast(Purpose, job.purpose)
+    row = find_override(session, job.organisation_id, purpose, locale)
+    try:
+        return render_email(
+            purpose, locale, context, override=None if row is None else template_set(row)
+        )
+    except TemplatePartProblem as problem:
+        which = "built-in template" if row is None else f"organisation template v{row.version}"
+        raise PermanentError(f"template_error: {purpose}/{locale} {which}: {problem}") from None
 
 
 def _purpose_values(session: Session, job: ScheduledJob, locale: Locale) -> dict[str, object]:

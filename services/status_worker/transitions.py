@@ -54,6 +54,10 @@ RULES: Final[dict[tuple[str, str | None], Rule]] = {
     ("record_offer_response", "accepted"): Rule(frozenset({S.OFFERED}), Keep.SAME),
     ("record_offer_response", "declined"): Rule(frozenset({S.OFFERED}), S.WITHDRAWN),
     ("hire_applicant", None): Rule(ACTIVE_STATUSES, S.HIRED),
+    # Commands that only send something: any status but transferred, never when deleted.
+    ("send_email", None): Rule(ANY - {S.TRANSFERRED}, Keep.SAME),
+    ("forward_cv", None): Rule(ANY - {S.TRANSFERRED}, Keep.SAME),
+    ("send_letter", None): Rule(ANY - {S.TRANSFERRED}, Keep.SAME),
 }
 
 

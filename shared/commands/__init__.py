@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shared.commands.applications import (
     DeleteApplication,
+    ForwardCv,
     HireApplicant,
     InviteToInterview,
     NewApplicant,
@@ -16,6 +17,8 @@ from shared.commands.applications import (
     SaveAndSendCredentials,
     SaveApplication,
     ScreeningAnswer,
+    SendEmail,
+    SendLetter,
     SendOffer,
     TransferApplication,
     UnrejectApplication,
@@ -35,6 +38,7 @@ __all__ = [
     "CommandMessage",
     "Contract",
     "DeleteApplication",
+    "ForwardCv",
     "HireApplicant",
     "InviteToInterview",
     "MailJobMessage",
@@ -48,6 +52,8 @@ __all__ = [
     "SaveAndSendCredentials",
     "SaveApplication",
     "ScreeningAnswer",
+    "SendEmail",
+    "SendLetter",
     "SendOffer",
     "TransferApplication",
     "UnrejectApplication",

@@ -18,6 +18,7 @@ from shared.commands.fields import (
     Phone,
     RejectionType,
     ShortText,
+    Subject,
     TemplateName,
     Url,
 )
@@ -196,3 +197,53 @@ class HireApplicant(ApplicationCommand):
         if self.end_date is not None and self.end_date < self.start_date:
             raise ValueError("end_date is before start_date")
         return self
+
+
+class SendEmail(ApplicationCommand):
+    """An ad-hoc email about this application, from the organisation's sender.
+
+    Give a subject and a text and/or HTML body, or ``template`` (an email purpose,
+    using the organisation's or the built-in template)."""
+
+    type: Literal["send_email"] = "send_email"
+    to: list[Email] = Field(
+        default_factory=list, max_length=20, description="The applicant when empty."
+    )
+    cc: list[Email] = Field(default_factory=list, max_length=20)
+    bcc: list[Email] = Field(default_factory=list, max_length=20)
+    subject: Subject | None = None
+    text: LongText | None = None
+    html: LongText | None = None
+    template: TemplateName | None = None
+    send_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _content(self) -> Self:
+        if self.template is None and (
+            self.subject is None or (self.text is None and self.html is None)
+        ):
+            raise ValueError("give a subject and a text or html body, or a template")
+        if self.template is not None and (self.subject or self.text or self.html):
+            raise ValueError("give either a template or a subject and body, not both")
+        return self
+
+
+class ForwardCv(ApplicationCommand):
+    """Email someone about this applicant; ``anonymize`` sends only non-identifying
+    fields and a random reference code, never the original CV."""
+
+    type: Literal["forward_cv"] = "forward_cv"
+    to: list[Email] = Field(min_length=1, max_length=10)
+    recipient_name: Name | None = None
+    message: Note | None = None
+    anonymize: bool = False
+    include_cv: bool = True
+    include_attachments: bool = False
+
+
+class SendLetter(ApplicationCommand):
+    """The 'received' or 'rejected' letter, by email or as a printable PDF."""
+
+    type: Literal["send_letter"] = "send_letter"
+    letter: Literal["received", "rejected"]
+    channel: Literal["email", "print"] = "email"

@@ -8,6 +8,7 @@ from pydantic import Field, TypeAdapter
 
 from shared.commands.applications import (
     DeleteApplication,
+    ForwardCv,
     HireApplicant,
     InviteToInterview,
     PurgeApplication,
@@ -17,6 +18,8 @@ from shared.commands.applications import (
     RestoreApplication,
     SaveAndSendCredentials,
     SaveApplication,
+    SendEmail,
+    SendLetter,
     SendOffer,
     TransferApplication,
     UnrejectApplication,
@@ -38,6 +41,9 @@ STATUS_COMMANDS = (
     SendOffer,
     RecordOfferResponse,
     HireApplicant,
+    SendEmail,
+    ForwardCv,
+    SendLetter,
 )
 
 AnyCommand = Annotated[
@@ -54,7 +60,10 @@ AnyCommand = Annotated[
     | TransferApplication
     | SendOffer
     | RecordOfferResponse
-    | HireApplicant,
+    | HireApplicant
+    | SendEmail
+    | ForwardCv
+    | SendLetter,
     Field(discriminator="type"),
 ]
 COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)

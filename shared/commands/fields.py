@@ -50,6 +50,11 @@ def parse_idempotency_key(value: str) -> str:
     return value
 
 
+Subject = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    AfterValidator(_single_line),
+]
 Line = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_single_line)
 ]

@@ -32,6 +32,11 @@ STATUS_COMMAND_TYPES: Final = (
     "send_offer",
     "record_offer_response",
     "hire_applicant",
+    # These only schedule work for mail_worker and document_worker; the status
+    # worker checks the application's state first, like for every command.
+    "send_email",
+    "forward_cv",
+    "send_letter",
 )
 
 # Command ``type`` -> where it goes. The actor name equals the command type.

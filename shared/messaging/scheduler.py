@@ -32,7 +32,12 @@ def enqueue_due_jobs(db: Database, *, limit: int = 500) -> int:
     with db.transaction() as session:
         jobs = session.scalars(
             select(ScheduledJob)
-            .where(ScheduledJob.status == "pending", ScheduledJob.due_at <= now)
+            .where(
+                ScheduledJob.status == "pending",
+                ScheduledJob.due_at <= now,
+                # Kinds with no worker yet (documents) wait here, never dropped.
+                ScheduledJob.kind.in_(JOB_ROUTES),
+            )
             .order_by(ScheduledJob.due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -1,4 +1,4 @@
-"""mail_worker's rendering: built-in and organisation templates, headers, locales, privacy."""
+"""Rendering emails (shared.emails): built-in and organisation templates, headers, privacy."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.mail_worker.formatting import (
+from shared.emails.formatting import (
     format_date,
     format_datetime,
     format_duration,
@@ -17,9 +17,9 @@ from services.mail_worker.formatting import (
     format_names,
     format_salary,
 )
-from services.mail_worker.headers import UNSAFE_HEADER_CHARACTERS
-from services.mail_worker.locales import LOCALES, Locale
-from services.mail_worker.purposes import (
+from shared.emails.headers import UNSAFE_HEADER_CHARACTERS
+from shared.emails.locales import LOCALES, Locale
+from shared.emails.purposes import (
     IDENTIFYING_VARIABLES,
     PURPOSES,
     VARIABLES,
@@ -27,13 +27,13 @@ from services.mail_worker.purposes import (
     Purpose,
     sample_context,
 )
-from services.mail_worker.rendering import (
+from shared.emails.rendering import (
     MAX_SUBJECT_CHARS,
     check_template_set,
     preview_email,
     render_email,
 )
-from services.mail_worker.template_set import PARTS, Part, TemplatePartProblem, TemplateSet
+from shared.emails.template_set import PARTS, Part, TemplatePartProblem, TemplateSet
 from shared.templates.sandbox import TemplateProblem, check
 
 EVERY_EMAIL = [(purpose, locale) for purpose in PURPOSES for locale in LOCALES]
@@ -90,7 +90,7 @@ def test_every_built_in_template_uses_only_its_purposes_variables(
     purpose: Purpose, locale: Locale
 ) -> None:
     # Given the shipped template files of one purpose and locale
-    folder = importlib.resources.files("services.mail_worker").joinpath("templates", purpose)
+    folder = importlib.resources.files("shared.emails").joinpath("templates", purpose)
     for name, html in (("subject", False), ("txt", False), ("html", True)):
         source = folder.joinpath(f"{locale}.{name}.j2").read_text(encoding="utf-8")
 

@@ -51,6 +51,9 @@ ALLOWED: dict[str, set[S]] = {
     "send_offer": {S.RECEIVED, S.INTERVIEW, S.SAVED, S.OFFERED},
     "record_offer_response": {S.OFFERED},
     "hire_applicant": ACTIVE,
+    "send_email": set(S) - {S.TRANSFERRED},
+    "forward_cv": set(S) - {S.TRANSFERRED},
+    "send_letter": set(S) - {S.TRANSFERRED},
 }
 MAX_APPLICATIONS = 4
 APPLICATION_COMMANDS = sorted([*ALLOWED, "restore_application", "purge_application"])
@@ -167,10 +170,10 @@ class RecruiterActions(RuleBasedStateMachine):
             a.applicant == applicant and a.vacancy == vacancy and not a.purged
             for a in self.apps.values()
         )
-        if person.erased:
-            assert (record.status, record.outcome_code) == ("rejected", "not_found")
-        elif not self.open_vacancies[vacancy]:
+        if not self.open_vacancies[vacancy]:  # the vacancy is checked first
             assert (record.status, record.outcome_code) == ("rejected", "vacancy_closed")
+        elif person.erased:
+            assert (record.status, record.outcome_code) == ("rejected", "not_found")
         elif taken:
             assert (record.status, record.outcome_code) == ("rejected", "already_applied")
         else:
@@ -225,6 +228,13 @@ class RecruiterActions(RuleBasedStateMachine):
     def _body(self, command: str, variant: bool, vacancy: int) -> dict[str, Any]:
         ref = self.ref
         bodies: dict[str, dict[str, Any]] = {
+            "send_email": {
+                "subject": "Update",
+                "text": "Hello",
+                "send_at": LATER if variant else None,
+            },
+            "forward_cv": {"to": ["manager@example.org"], "anonymize": variant},
+            "send_letter": {"letter": "received" if variant else "rejected", "channel": "email"},
             "invite_to_interview": {
                 "interview_type": "phone",
                 "start": LATER,

@@ -61,9 +61,9 @@ def test_a_dangerous_or_broken_template_is_refused_when_saved(source: str, messa
             "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
             "longer than",
         ),
-        (
+        (  # whichever limit comes first on a loaded machine: output size or time
             "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
-            "output is larger",
+            "|",
         ),
         ("{{ range(100001) }}", "numbers above"),
     ],
@@ -74,7 +74,10 @@ def test_an_attack_that_passes_the_check_is_stopped_at_render_within_two_seconds
     started = time.monotonic()
     with pytest.raises(TemplateProblem) as stopped:
         _render(source)
-    assert message in str(stopped.value)
+    if message == "|":
+        assert "output is larger" in str(stopped.value) or "longer than" in str(stopped.value)
+    else:
+        assert message in str(stopped.value)
     assert time.monotonic() - started < 4  # generous: the limit is 2 s, the machine is noisy
 
 

@@ -98,6 +98,19 @@ MATRIX: dict[str, tuple[str, Body, set[S], object]] = {
         ACTIVE,
         S.HIRED,
     ),
+    "send-email": (
+        "send_email",
+        lambda r: {"subject": "About your application", "text": "Hello"},
+        ALL - {S.TRANSFERRED},
+        KEEP,
+    ),
+    "forward-cv": (
+        "forward_cv",
+        lambda r: {"to": ["manager@example.org"]},
+        ALL - {S.TRANSFERRED},
+        KEEP,
+    ),
+    "send-letter": ("send_letter", lambda r: {"letter": "received"}, ALL - {S.TRANSFERRED}, KEEP),
 }
 ONLY_WHEN_DELETED: dict[str, tuple[str, object]] = {
     "restore": ("restore_application", KEEP),

@@ -14,6 +14,7 @@ from services.status_worker.handlers.lifecycle import (
     restore_application,
     withdraw_application,
 )
+from services.status_worker.handlers.messages import forward_cv, send_email, send_letter
 from services.status_worker.handlers.offers import record_offer_response, send_offer
 from services.status_worker.handlers.progress import (
     invite_to_interview,
@@ -41,4 +42,7 @@ HANDLERS: Final[dict[str, Handler]] = {
     "send_offer": send_offer,
     "record_offer_response": record_offer_response,
     "hire_applicant": hire_applicant,
+    "send_email": send_email,
+    "forward_cv": forward_cv,
+    "send_letter": send_letter,
 }

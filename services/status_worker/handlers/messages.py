@@ -1,0 +1,93 @@
+"""send_email, forward_cv and send_letter: checked here, carried out by other workers.
+
+They change no status and no version; each writes a history row and schedules a
+job for mail_worker (or, for printed letters, document_worker). The job names the
+command, whose fields the worker reads when it composes the message.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Final
+
+from sqlalchemy.orm import Session
+
+from services.status_worker.changes import load_for_change, record, schedule_mail, target_status
+from services.status_worker.unit_of_work import CommandContext
+from shared.commands import ForwardCv, SendEmail, SendLetter
+from shared.db.models import ScheduledJob
+from shared.errors import RefusalCode, Refused
+from shared.ids import new_id
+from shared.statuses import ApplicationStatus
+
+# Templates an ad-hoc email may use: those whose values the application itself provides.
+AD_HOC_TEMPLATES: Final = frozenset(
+    {"receipt", "withdrawal_confirmation", "letter_received", "letter_rejected"}
+)
+
+
+def send_email(session: Session, ctx: CommandContext, cmd: SendEmail) -> None:
+    application = load_for_change(session, ctx, cmd)
+    target_status(application, cmd.type)
+    if cmd.template is not None and cmd.template not in AD_HOC_TEMPLATES:
+        raise Refused(
+            RefusalCode.UNKNOWN_TEMPLATE,
+            f"template {cmd.template!r} cannot be used for an ad-hoc email;"
+            f" use one of {', '.join(sorted(AD_HOC_TEMPLATES))}",
+        )
+    schedule_mail(
+        session, ctx, application.id, "ad_hoc", due_at=cmd.send_at, command_id=ctx.command_id
+    )
+    record(session, ctx, application, ApplicationStatus(application.status), "email.requested")
+
+
+def forward_cv(session: Session, ctx: CommandContext, cmd: ForwardCv) -> None:
+    application = load_for_change(session, ctx, cmd)
+    target_status(application, cmd.type)
+    schedule_mail(
+        session,
+        ctx,
+        application.id,
+        "cv_forward_anonymized" if cmd.anonymize else "cv_forward",
+        command_id=ctx.command_id,
+        # Random, so it cannot be traced back to the applicant's id.
+        reference_code=secrets.token_hex(4).upper(),
+    )
+    record(
+        session,
+        ctx,
+        application,
+        ApplicationStatus(application.status),
+        "cv.forwarded_anonymized" if cmd.anonymize else "cv.forwarded",
+    )
+
+
+def send_letter(session: Session, ctx: CommandContext, cmd: SendLetter) -> None:
+    application = load_for_change(session, ctx, cmd)
+    target_status(application, cmd.type)
+    purpose = f"letter_{cmd.letter}"
+    if cmd.channel == "email":
+        schedule_mail(session, ctx, application.id, purpose, command_id=ctx.command_id)
+    else:
+        # Printable PDFs are document_worker's; until it runs, the job waits here.
+        session.add(
+            ScheduledJob(
+                id=new_id(),
+                organisation_id=ctx.organisation_id,
+                application_id=application.id,
+                command_id=ctx.command_id,
+                kind="document",
+                purpose=purpose,
+                payload={"command_id": str(ctx.command_id)},
+                due_at=ctx.now,
+                status="pending",
+                created_at=ctx.now,
+            )
+        )
+    record(
+        session,
+        ctx,
+        application,
+        ApplicationStatus(application.status),
+        f"letter.{cmd.letter}_sent",
+    )

@@ -1,0 +1,274 @@
+"""What each email is for, the variables its templates may use, and sample values.
+
+A template (built-in or an organisation's override) may use only its purpose's variables;
+:func:`shared.emails.rendering.render_email` needs every one of them in the context.
+Values are plain data, already formatted for the email's locale (see ``formatting``): an
+optional value the command did not give is an empty string, and templates test it with
+``{% if ... %}``.
+
+The sample contexts feed the preview and the check of an organisation's template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Final, Literal, get_args
+
+from shared.emails.formatting import (
+    format_date,
+    format_datetime,
+    format_duration,
+    format_names,
+    format_salary,
+)
+from shared.emails.locales import Locale
+
+Purpose = Literal[
+    "receipt",
+    "rejection",
+    "interview_invitation",
+    "offer",
+    "credentials",
+    "withdrawal_confirmation",
+    "cv_forward",
+    "cv_forward_anonymized",
+    "panel_review_invitation",
+    "letter_received",
+    "letter_rejected",
+]
+PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)
+
+# Variables that identify an applicant. The anonymized CV forward may use none of them.
+IDENTIFYING_VARIABLES: Final = frozenset(
+    {"applicant_name", "applicant_first_name", "applicant_email", "applicant_phone"}
+)
+
+VARIABLES: Final = MappingProxyType[Purpose, frozenset[str]](
+    {
+        # "We received your application" (register_application with send_receipt).
+        "receipt": frozenset(
+            {
+                "applicant_name",
+                "applicant_first_name",
+                "vacancy_title",
+                "organisation_name",
+                "recruiter_name",
+            }
+        ),
+        # reason: the organisation's label for the rejection reason, or "" to leave it out.
+        "rejection": frozenset(
+            {
+                "applicant_name",
+                "applicant_first_name",
+                "vacancy_title",
+                "organisation_name",
+                "recruiter_name",
+                "reason",
+            }
+        ),
+        # interview_type: phone, in_person, video or group (templates word it per locale).
+        # interview_location / interview_link: "" when the type has none.
+        # response_link: the page where the applicant confirms or declines ("" for none).
+        "interview_invitation": frozenset(
+            {
+                "applicant_name",
+                "applicant_first_name",
+                "vacancy_title",
+                "organisation_name",
+                "recruiter_name",
+                "interview_type",
+                "interview_start",
+                "interview_duration",
+                "interview_location",
+                "interview_link",
+                "interviewers",
+                "response_link",
+            }
+        ),
+        # offer_expires: the reply deadline, "" when the offer has none; message: "" when none.
+        "offer": frozenset(
+            {
+                "applicant_name",
+                "applicant_first_name",
+                "vacancy_title",
+                "organisation_name",
+                "recruiter_name",
+                "offer_salary",
+                "offer_start_date",
+                "offer_expires",
+                "message",
+            }
+        ),
+        # Never a password: a one-time link to set one, valid until set_password_expires.
+        "credentials": frozenset(
+            {
+                "applicant_name",
+                "applicant_first_name",
+                "organisation_name",
+                "recruiter_name",
+                "username",
+                "set_password_link",
+                "set_password_expires",
+            }
+        ),
+        "withdrawal_confirmation": frozenset(
+            {
+                "applicant_name",
+                "applicant_first_name",
+                "vacancy_title",
+                "organisation_name",
+                "recruiter_name",
+            }
+        ),
+        # To a third party. cv_attached: True when the CV goes along as an attachment.
+        "cv_forward": frozenset(
+            {
+                "recipient_name",
+                "applicant_name",
+                "applicant_email",
+                "applicant_phone",
+                "vacancy_title",
+                "organisation_name",
+                "recruiter_name",
+                "reference_code",
+                "message",
+                "cv_attached",
+            }
+        ),
+        # The anonymize mode: an allowlist of fields that do not identify the applicant,
+        # and a random reference code (never an id), never the CV itself.
+        "cv_forward_anonymized": frozenset(
+            {
+                "recipient_name",
+                "vacancy_title",
+                "organisation_name",
+                "recruiter_name",
+                "reference_code",
+                "message",
+            }
+        ),
+        # due_date: "" when the review has no deadline.
+        "panel_review_invitation": frozenset(
+            {
+                "reviewer_name",
+                "vacancy_title",
+                "organisation_name",
+                "recruiter_name",
+                "review_link",
+                "due_date",
+                "message",
+            }
+        ),
+        # The formal letters of send_letter (channel email).
+        "letter_received": frozenset(
+            {
+                "applicant_name",
+                "applicant_first_name",
+                "vacancy_title",
+                "organisation_name",
+                "recruiter_name",
+                "letter_date",
+            }
+        ),
+        "letter_rejected": frozenset(
+            {
+                "applicant_name",
+                "applicant_first_name",
+                "vacancy_title",
+                "organisation_name",
+                "recruiter_name",
+                "letter_date",
+                "reason",
+            }
+        ),
+    }
+)
+
+assert set(VARIABLES) == set(PURPOSES), "every purpose lists its variables"
+assert not VARIABLES["cv_forward_anonymized"] & IDENTIFYING_VARIABLES
+
+
+class MissingVariables(ValueError):  # noqa: N818 - names what the caller forgot
+    """The context lacks variables of the purpose: a bug in the caller, not in a template."""
+
+    def __init__(self, purpose: Purpose, names: frozenset[str]) -> None:
+        super().__init__(f"the context for {purpose} lacks: {', '.join(sorted(names))}")
+        self.purpose = purpose
+        self.names = names
+
+
+def allowed_variables(purpose: Purpose) -> frozenset[str]:
+    """The variables a template for ``purpose`` may use; an unknown purpose is refused."""
+    try:
+        return VARIABLES[purpose]
+    except KeyError:
+        raise ValueError(f"unknown email purpose {purpose!r}") from None
+
+
+def require_context(purpose: Purpose, context: Mapping[str, object]) -> dict[str, object]:
+    """Exactly the purpose's variables from ``context``: a missing one is refused with
+    :class:`MissingVariables`, any other key is left out, so no template can ever see it."""
+    allowed = allowed_variables(purpose)
+    missing = allowed - context.keys()
+    if missing:
+        raise MissingVariables(purpose, frozenset(missing))
+    return {name: context[name] for name in sorted(allowed)}
+
+
+# Free text differs per language; everything else is formatted from the same values.
+_SAMPLE_TEXT: Final[dict[Locale, dict[str, str]]] = {
+    "nl": {
+        "vacancy_title": "Verpleegkundige acute zorg",
+        "organisation_name": "Zorggroep Noord",
+        "reason": "Er is gekozen voor een andere kandidaat",
+        "message": "Ik kijk uit naar een reactie vóór vrijdag.",
+        "interview_location": "Stationsplein 12, Utrecht (receptie, 2e verdieping)",
+        "recipient_name": "Mark Jansen",
+        "reviewer_name": "Mark Jansen",
+    },
+    "en": {
+        "vacancy_title": "Emergency care nurse",
+        "organisation_name": "Zorggroep Noord",
+        "reason": "Another candidate was chosen",
+        "message": "I look forward to hearing from you by Friday.",
+        "interview_location": "Stationsplein 12, Utrecht (reception, 2nd floor)",
+        "recipient_name": "Mark Jansen",
+        "reviewer_name": "Mark Jansen",
+    },
+}
+
+_SAMPLE_MOMENT: Final = datetime(2026, 3, 9, 13, 30, tzinfo=UTC)
+
+
+def sample_context(purpose: Purpose, locale: Locale) -> dict[str, object]:
+    """Made-up but realistic values for every variable of ``purpose``, in ``locale``."""
+    text = _SAMPLE_TEXT[locale]
+    values: dict[str, object] = {
+        "applicant_name": "Sanne de Vries",
+        "applicant_first_name": "Sanne",
+        "applicant_email": "sanne.devries@example.org",
+        "applicant_phone": "+31 6 12345678",
+        "recruiter_name": "Eva Bakker",
+        "interview_type": "in_person",
+        "interview_start": format_datetime(_SAMPLE_MOMENT, locale),
+        "interview_duration": format_duration(45, locale),
+        "interview_link": "",
+        "interviewers": format_names(["Eva Bakker", "Joost Visser"], locale),
+        "response_link": "https://werving.example.org/i/Xb7kq2LmPz",
+        "offer_salary": format_salary(Decimal("3500.00"), "EUR", "month", locale),
+        "offer_start_date": format_date(date(2026, 5, 1), locale),
+        "offer_expires": format_datetime(datetime(2026, 3, 23, 16, 0, tzinfo=UTC), locale),
+        "username": "sanne.devries@example.org",
+        "set_password_link": "https://werving.example.org/p/9fQ2rT7vYw",
+        "set_password_expires": format_datetime(datetime(2026, 3, 12, 13, 30, tzinfo=UTC), locale),
+        "reference_code": "KND-7Q4M",
+        "cv_attached": True,
+        "review_link": "https://werving.example.org/r/Hc3nW8sJd",
+        "due_date": format_date(date(2026, 3, 16), locale),
+        "letter_date": format_date(date(2026, 3, 2), locale),
+        **text,
+    }
+    return {name: values[name] for name in sorted(allowed_variables(purpose))}
