@@ -3,11 +3,13 @@ which values, rendered from the templates, with its headers fixed once."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime as rfc2822_date
-from email.utils import formataddr, make_msgid
-from typing import Any, TypeVar, cast
+from email.utils import formataddr, make_msgid, parseaddr
+from html import escape, unescape
+from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
 from sqlalchemy import select
@@ -44,7 +46,8 @@ from shared.settings import get_settings
 
 M = TypeVar("M")
 
-# Purposes the status worker schedules.
+# Purposes the status worker schedules. "ad_hoc" is send_email's: its own subject and
+# body, or one of the templates whose values the application provides.
 SUPPORTED: frozenset[str] = frozenset(
     {
         "receipt",
@@ -53,8 +56,14 @@ SUPPORTED: frozenset[str] = frozenset(
         "offer",
         "credentials",
         "withdrawal_confirmation",
+        "ad_hoc",
+        "cv_forward",
+        "cv_forward_anonymized",
+        "letter_received",
+        "letter_rejected",
     }
 )
+FORWARDS: Final = frozenset({"cv_forward", "cv_forward_anonymized"})
 
 
 def compose(session: Session, job: ScheduledJob) -> Composed:
@@ -76,7 +85,8 @@ def compose(session: Session, job: ScheduledJob) -> Composed:
         "organisation_name": organisation.name,
         "recruiter_name": _recruiter(session, job) or organisation.name,
     }
-    context.update(_purpose_values(session, job, locale))
+    command = _command_fields(session, job)
+    context.update(_purpose_values(session, job, locale, application, command))
     # credentials: the account and a new one-time link, minted now (the old one revoked).
     link = (
         issue_set_password_link(session, applicant, base_url=get_settings().portal_base_url)
@@ -85,12 +95,19 @@ def compose(session: Session, job: ScheduledJob) -> Composed:
     )
     if link is not None:
         context.update(link.template_values(locale))
-    rendered = _render(session, job, locale, context)
+    if job.purpose == "ad_hoc" and command.get("template") is None:
+        rendered = _ad_hoc(command)
+    else:
+        purpose = command.get("template") or job.purpose
+        rendered = _render(session, job, cast(Purpose, purpose), locale, context)
+    to, cc, bcc = _addressees(job, applicant, command)
 
     sender = organisation.sender_email or get_settings().default_sender
     message = EmailMessage()
     message["From"] = formataddr((organisation.sender_name or organisation.name, sender))
-    message["To"] = formataddr((applicant.name, applicant.email))
+    message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)  # Bcc goes in the envelope only
     message["Subject"] = rendered.subject
     message["Date"] = rfc2822_date(datetime.now(UTC))
     # Fixed before the first attempt; the sender's domain, never this host's name.
@@ -123,15 +140,25 @@ def compose(session: Session, job: ScheduledJob) -> Composed:
     message["Content-Language"] = locale  # after the parts: set_content clears Content-*
     # The link is sent, never kept: the stored copy has its token redacted.
     stored = None if link is None else redacted_copy(message, link.token)
-    return Composed(message=message, sender=sender, recipient=applicant.email, stored=stored)
+    envelope = tuple(parseaddr(a)[1] for a in (*to, *cc, *bcc))
+    return Composed(
+        message=message,
+        sender=sender,
+        recipient=envelope[0],
+        envelope_recipients=envelope,
+        stored=stored,
+    )
 
 
 def _render(
-    session: Session, job: ScheduledJob, locale: Locale, context: dict[str, object]
+    session: Session,
+    job: ScheduledJob,
+    purpose: Purpose,
+    locale: Locale,
+    context: dict[str, object],
 ) -> RenderedEmail:
     """The organisation's own template for the purpose and locale when it has one, else the
     built-in. A template that cannot render fails the job for good: a retry cannot fix it."""
-    purpose = cast(Purpose, job.purpose)
     row = find_override(session, job.organisation_id, purpose, locale)
     try:
         return render_email(
@@ -142,12 +169,74 @@ def _render(
         raise PermanentError(f"template_error: {purpose}/{locale} {which}: {problem}") from None
 
 
-def _purpose_values(session: Session, job: ScheduledJob, locale: Locale) -> dict[str, object]:
+def _command_fields(session: Session, job: ScheduledJob) -> dict[str, Any]:
+    """The fields of the command that asked for this email (send_email, forward_cv, ...)."""
+    if "command_id" not in job.payload:
+        return {}
+    payload = session.scalar(
+        select(CommandRecord.payload).where(
+            CommandRecord.id == UUID(job.payload["command_id"]),
+            CommandRecord.organisation_id == job.organisation_id,
+        )
+    )
+    return dict(payload or {})
+
+
+def _addressees(
+    job: ScheduledJob, applicant: Applicant, command: dict[str, Any]
+) -> tuple[list[str], list[str], list[str]]:
+    """To, Cc and Bcc: the applicant, unless the command names other people."""
+    applicant_address = formataddr((applicant.name, applicant.email))
+    if job.purpose in FORWARDS:
+        return list(command["to"]), [], []
+    if job.purpose == "ad_hoc":
+        return (
+            list(command.get("to") or [applicant_address]),
+            command.get("cc", []),
+            command.get("bcc", []),
+        )
+    return [applicant_address], [], []
+
+
+def _ad_hoc(command: dict[str, Any]) -> RenderedEmail:
+    """A recruiter's own subject and body; both parts always go out."""
+    text = command.get("text") or _text_of(command["html"])
+    body_html = command.get("html") or "<p>" + escape(text).replace("\n", "<br>") + "</p>"
+    return RenderedEmail(subject=command["subject"], text=text, html=body_html)
+
+
+def _text_of(html: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", re.sub(r"<br\s*/?>|</p>", "\n", html))).strip()
+
+
+def _purpose_values(
+    session: Session,
+    job: ScheduledJob,
+    locale: Locale,
+    application: Application,
+    command: dict[str, Any],
+) -> dict[str, object]:
     payload: dict[str, Any] = job.payload
+    purpose = command.get("template") or job.purpose
+    if purpose in ("letter_received", "letter_rejected"):
+        return {
+            "letter_date": format_date(datetime.now(UTC), locale),
+            "reason": _reason_label(session, application.rejection_reason_id, locale),
+        }
+    if purpose in FORWARDS:
+        applicant = session.get(Applicant, application.applicant_id)
+        assert applicant is not None
+        return {
+            "recipient_name": command.get("recipient_name") or "",
+            "applicant_email": applicant.email,
+            "applicant_phone": applicant.phone or "",
+            "reference_code": payload["reference_code"],
+            "message": command.get("message") or "",
+            # Stored CVs come with document_worker; until then none is attached.
+            "cv_attached": False,
+        }
     if job.purpose == "rejection":
-        reason = session.get(RejectionReason, UUID(payload["reason_id"]))
-        label = "" if reason is None else (reason.label_nl if locale == "nl" else reason.label_en)
-        return {"reason": label}
+        return {"reason": _reason_label(session, UUID(payload["reason_id"]), locale)}
     if job.purpose == "interview_invitation":
         interview = _owned(session, Interview, UUID(payload["interview_id"]), job.organisation_id)
         return {
@@ -170,6 +259,13 @@ def _purpose_values(session: Session, job: ScheduledJob, locale: Locale) -> dict
             "message": offer.message or "",
         }
     return {}
+
+
+def _reason_label(session: Session, reason_id: UUID | None, locale: Locale) -> str:
+    reason = session.get(RejectionReason, reason_id) if reason_id else None
+    if reason is None:
+        return ""
+    return reason.label_nl if locale == "nl" else reason.label_en
 
 
 def _recruiter(session: Session, job: ScheduledJob) -> str | None:

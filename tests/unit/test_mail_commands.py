@@ -1,0 +1,202 @@
+"""send_email, forward_cv and send_letter, from command to the SMTP server."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import select
+
+from services.mail_worker.composition import compose
+from services.mail_worker.jobs import deliver_mail_job
+from services.mail_worker.mailer import SmtpMailer
+from shared.db.database import Database
+from shared.db.models import OutboxMessage, ScheduledJob
+from shared.messaging.scheduler import enqueue_due_jobs
+from shared.settings import Settings
+from tests.conftest import Tenant
+from tests.seeds import seed_reference
+from tests.smtp_sinks import Sink, smtp_sink
+from tests.workflow import run
+
+LEASE = timedelta(minutes=5)
+CANARY = {
+    "name": "Canary Klaassen",
+    "email": "canary.klaassen@example.org",
+    "phone": "+31 6 12345678",
+}
+
+
+def _application(db: Database, tenant: Tenant) -> uuid.UUID:
+    ref = seed_reference(db, tenant.organisation_id)
+    record = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "register_application",
+            "vacancy_id": str(ref.vacancy_id),
+            "applicant": {**CANARY, "locale": "en"},
+        },
+    )
+    assert record.application_id is not None
+    return record.application_id
+
+
+def _deliver(db: Database) -> Sink:
+    enqueue_due_jobs(db)
+    with db.transaction() as session:
+        tasks: list[dict[str, Any]] = list(
+            session.scalars(
+                select(OutboxMessage.payload).where(OutboxMessage.destination == "mail")
+            )
+        )
+    with smtp_sink() as (sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        for task in tasks:
+            deliver_mail_job(db, mailer, compose, task, lease=LEASE)
+        mailer.close()
+    return sink
+
+
+def _parsed(raw: bytes) -> EmailMessage:
+    message = message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def test_an_ad_hoc_email_goes_to_its_cc_and_bcc_without_showing_the_bcc(
+    db: Database, tenant: Tenant
+) -> None:
+    application = _application(db, tenant)
+    record = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "send_email",
+            "application_id": str(application),
+            "cc": ["hiring.manager@example.org"],
+            "bcc": ["archive@example.org"],
+            "subject": "Your documents",
+            "text": "Please bring your passport.\nThanks!",
+        },
+    )
+    assert record.status == "succeeded"
+    sink = _deliver(db)
+    [(_sender, recipients)] = sink.envelopes
+    assert sorted(recipients) == [
+        "archive@example.org",
+        "canary.klaassen@example.org",
+        "hiring.manager@example.org",
+    ]
+    message = _parsed(sink.received[0])
+    assert message["Subject"] == "Your documents"
+    assert message["Cc"] == "hiring.manager@example.org"
+    assert message["Bcc"] is None
+    html = message.get_body(("html",))
+    assert html is not None and "passport.<br>Thanks!" in html.get_content()
+
+
+def test_an_anonymized_forward_holds_no_name_email_phone_or_cv(
+    db: Database, tenant: Tenant
+) -> None:
+    application = _application(db, tenant)
+    record = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "forward_cv",
+            "application_id": str(application),
+            "to": ["panel@example.org"],
+            "anonymize": True,
+            "message": "What do you think?",
+        },
+    )
+    assert record.status == "succeeded"
+    sink = _deliver(db)
+    raw = sink.received[0]
+    message = _parsed(raw)
+    assert sink.envelopes[0][1] == ["panel@example.org"]
+    everything = raw.decode() + "".join(
+        str(part.get_content()) for part in message.walk() if part.get_content_maintype() == "text"
+    )
+    for value in ("Canary", "Klaassen", "canary.klaassen", "12345678", str(application)):
+        assert value not in everything
+    assert list(message.iter_attachments()) == []
+    with db.transaction() as session:
+        code = session.scalars(select(ScheduledJob.payload)).one()["reference_code"]
+    assert code in everything
+
+
+def test_a_plain_forward_names_the_applicant(db: Database, tenant: Tenant) -> None:
+    application = _application(db, tenant)
+    run(
+        db,
+        tenant.organisation_id,
+        {"type": "forward_cv", "application_id": str(application), "to": ["panel@example.org"]},
+    )
+    body = _parsed(_deliver(db).received[0]).get_body(("plain",))
+    assert body is not None and "Canary Klaassen" in body.get_content()
+
+
+def test_a_rejected_letter_by_email_carries_the_reason(db: Database, tenant: Tenant) -> None:
+    ref = seed_reference(db, tenant.organisation_id)
+    record = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "register_application",
+            "vacancy_id": str(ref.vacancy_id),
+            "applicant": {"name": "Ann de Vries", "email": "ann@example.org", "locale": "nl"},
+        },
+    )
+    run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "reject_application",
+            "application_id": str(record.application_id),
+            "rejection_type": "by_company",
+            "reason_id": str(ref.reason_id),
+        },
+    )
+    letter = run(
+        db,
+        tenant.organisation_id,
+        {"type": "send_letter", "application_id": str(record.application_id), "letter": "rejected"},
+    )
+    assert letter.status == "succeeded"
+    body = _parsed(_deliver(db).received[0]).get_body(("plain",))
+    assert body is not None and "Voldoet niet" in body.get_content()
+
+
+def test_a_printed_letter_waits_for_the_document_worker(db: Database, tenant: Tenant) -> None:
+    application = _application(db, tenant)
+    run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "send_letter",
+            "application_id": str(application),
+            "letter": "received",
+            "channel": "print",
+        },
+    )
+    assert enqueue_due_jobs(db) == 0
+    with db.transaction() as session:
+        job = session.scalars(select(ScheduledJob)).one()
+    assert (job.kind, job.purpose, job.status) == ("document", "letter_received", "pending")
+
+
+def test_an_ad_hoc_email_refuses_a_template_the_application_cannot_fill(
+    db: Database, tenant: Tenant
+) -> None:
+    application = _application(db, tenant)
+    record = run(
+        db,
+        tenant.organisation_id,
+        {"type": "send_email", "application_id": str(application), "template": "offer"},
+    )
+    assert (record.status, record.outcome_code) == ("rejected", "unknown_template")
