@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import icalendar
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from services.mail_worker.composition import compose
@@ -17,7 +18,7 @@ from shared.db.database import Database
 from shared.db.models import OutboundEmail, OutboxMessage
 from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 from tests.seeds import seed_reference
 from tests.smtp_sinks import smtp_sink
 from tests.workflow import run
@@ -205,3 +206,26 @@ def test_purging_an_application_erases_its_emails(db: Database, tenant: Tenant) 
         assert record.status == "succeeded"
     with db.transaction() as session:
         assert session.scalars(select(OutboundEmail)).all() == []
+
+
+def test_an_application_lists_its_emails_with_their_state(
+    db: Database, tenant: Tenant, client: TestClient
+) -> None:
+    _register(db, tenant, "en")
+    enqueue_due_jobs(db)
+    [task] = _mail_tasks(db)
+    with smtp_sink("550 5.1.1 No such user") as (_sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        deliver_mail_job(db, mailer, compose, task, lease=LEASE)
+        mailer.close()
+    with db.transaction() as session:
+        application_id = session.scalars(select(OutboundEmail.application_id)).one()
+    listed = client.get(f"/v1/applications/{application_id}/emails", headers=tenant.headers).json()
+    [email] = listed["items"]
+    assert (email["purpose"], email["state"], email["attempts"]) == ("receipt", "failed", 1)
+    assert "550" in email["smtp_reply"]
+    other = make_tenant(db, name="Other")
+    assert (
+        client.get(f"/v1/applications/{application_id}/emails", headers=other.headers).status_code
+        == 404
+    )

@@ -1,0 +1,74 @@
+"""``/v1/applications/{id}/emails``: the emails of an application and their delivery state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from services.command_api.api_keys import Principal, Scope
+from services.command_api.deps import DatabaseDep, require
+from services.command_api.responses import GET_ERRORS
+from services.command_api.scoping import get_owned
+from shared.db.models import Application, OutboundEmail
+
+router = APIRouter(prefix="/v1/applications", tags=["applications"])
+
+
+class EmailView(BaseModel):
+    id: UUID
+    purpose: str
+    state: Literal["pending", "sending", "sent", "failed", "unknown"] = Field(
+        description="`unknown`: the connection broke while the server may have accepted it;"
+        " not resent for credentials, offers and contracts."
+    )
+    recipient: str
+    message_id: str
+    attempts: int
+    smtp_reply: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class EmailList(BaseModel):
+    items: list[EmailView]
+
+
+@router.get("/{application_id}/emails", response_model=EmailList, responses=GET_ERRORS)
+def list_application_emails(
+    application_id: UUID,
+    principal: Annotated[Principal, Depends(require(Scope.APPLICATIONS_READ))],
+    db: DatabaseDep,
+) -> EmailList:
+    with db.transaction() as session:
+        get_owned(
+            session, Application, application_id, principal.organisation_id, what="application"
+        )
+        emails = session.scalars(
+            select(OutboundEmail)
+            .where(
+                OutboundEmail.application_id == application_id,
+                OutboundEmail.organisation_id == principal.organisation_id,
+            )
+            .order_by(OutboundEmail.created_at, OutboundEmail.id)
+        ).all()
+        return EmailList(
+            items=[
+                EmailView(
+                    id=e.id,
+                    purpose=e.purpose,
+                    state=e.state,
+                    recipient=e.recipient,
+                    message_id=e.message_id_header,
+                    attempts=e.attempts,
+                    smtp_reply=e.smtp_reply,
+                    created_at=e.created_at,
+                    sent_at=e.sent_at,
+                )
+                for e in emails
+            ]
+        )
