@@ -6,16 +6,19 @@ Stand-alone on purpose: the benchmarks import nothing from ``tests/``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +154,7 @@ def sql(url: str, statement: str, *, autocommit: bool = True) -> list[tuple[Any,
 
 def server_versions(url: str) -> dict[str, str]:
     versions = {"postgresql": str(sql(url, "SHOW server_version")[0][0])}
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
     try:
         properties = connection._impl.server_properties
         raw = properties.get("version", b"?")
@@ -163,10 +166,54 @@ def server_versions(url: str) -> dict[str, str]:
 
 # -- RabbitMQ --------------------------------------------------------------------------
 
+_broker_url = [RABBITMQ_URL]
+
+
+def rabbitmq_url() -> str:
+    """The broker URL of this run: the bench's own vhost inside :func:`bench_vhost`."""
+    return _broker_url[0]
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextmanager
+def bench_vhost() -> Iterator[str]:
+    """A RabbitMQ virtual host ``werving_bench_<hex>`` for this run, deleted afterwards.
+
+    Other werving processes on the machine (a dev run, tests, another benchmark)
+    then neither take nor add messages. Falls back to the URL's own vhost when
+    ``WERVING_BENCH_RABBITMQ_URL`` is set or ``rabbitmqctl`` is missing or refuses.
+    """
+    if os.environ.get("WERVING_BENCH_RABBITMQ_URL") or not shutil.which("rabbitmqctl"):
+        yield RABBITMQ_URL
+        return
+    vhost = f"werving_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        _rabbitmqctl("add_vhost", vhost)
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"(no vhost of its own, using the default one: rabbitmqctl failed: {exc})")
+        _delete_vhost(vhost)
+        yield RABBITMQ_URL
+        return
+    _broker_url[0] = RABBITMQ_URL.rsplit("/", 1)[0] + f"/{vhost}"
+    try:
+        yield _broker_url[0]
+    finally:
+        _broker_url[0] = RABBITMQ_URL
+        _delete_vhost(vhost)
+
+
+def _delete_vhost(vhost: str) -> None:
+    with suppress(OSError, subprocess.SubprocessError):  # never created, or already gone
+        _rabbitmqctl("delete_vhost", vhost)
+
 
 @contextmanager
 def amqp_channel() -> Iterator[Any]:
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
     try:
         yield connection.channel()
     finally:
@@ -182,13 +229,26 @@ def declare_bench_queue() -> None:
         channel.queue_purge(BENCH_QUEUE)
 
 
+@contextmanager
+def quiet_pika() -> Iterator[None]:
+    """Silence pika's warning about the channel the broker closes on a missing queue."""
+    logger = logging.getLogger("pika.channel")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def queue_depth(queue: str) -> tuple[int, int]:
     """(messages, consumers) of ``queue``; (-1, -1) when it does not exist."""
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
     try:
         channel = connection.channel()
         try:
-            ok = channel.queue_declare(queue, passive=True)
+            with quiet_pika():
+                ok = channel.queue_declare(queue, passive=True)
         except ChannelClosedByBroker:
             return -1, -1
         return int(ok.method.message_count), int(ok.method.consumer_count)
@@ -197,12 +257,13 @@ def queue_depth(queue: str) -> tuple[int, int]:
 
 
 def purge_queues(queues: list[str]) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
     try:
         for queue in queues:
             channel = connection.channel()
             try:
-                channel.queue_purge(queue)
+                with quiet_pika():
+                    channel.queue_purge(queue)
                 channel.close()
             except ChannelClosedByBroker:
                 pass  # not declared yet: nothing to purge
@@ -213,6 +274,19 @@ def purge_queues(queues: list[str]) -> None:
 def delete_bench_queue() -> None:
     with amqp_channel() as channel:
         channel.queue_delete(BENCH_QUEUE)
+
+
+def take_over_queue(queue: str) -> None:
+    """Purge ``queue`` (and its ``.DQ``/``.XQ``), refusing when someone consumes from it."""
+    messages, consumers = queue_depth(queue)
+    if messages < 0:
+        return  # not declared yet (a fresh vhost): nothing to purge
+    if consumers > 0:
+        raise BenchError(
+            f"the '{queue}' queue already has {consumers} consumer(s) (another worker or"
+            " a test run?): they would take the benchmark's messages. Stop them and retry."
+        )
+    purge_queues([queue, f"{queue}.DQ", f"{queue}.XQ"])
 
 
 # -- numbers ---------------------------------------------------------------------------
@@ -228,3 +302,150 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 def fmt(value: float) -> str:
     return f"{value:,.0f}"
+
+
+# -- CPU accounting (Linux /proc) ------------------------------------------------------
+
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PROC = Path("/proc")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (field 3 is index 0)."""
+    try:
+        raw = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (all its threads); 0 when it is gone."""
+    fields = _stat(pid)
+    if fields is None:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS_PER_S
+
+
+def _all_pids() -> list[int]:
+    if not PROC.is_dir():
+        return []
+    return [int(entry.name) for entry in PROC.iterdir() if entry.name.isdigit()]
+
+
+def parent_pid(pid: int) -> int:
+    fields = _stat(pid)
+    return int(fields[1]) if fields else -1
+
+
+def process_group(pgid: int) -> list[int]:
+    """Every process in process group ``pgid`` (a subprocess started in its own session)."""
+    return [pid for pid in _all_pids() if (fields := _stat(pid)) and int(fields[2]) == pgid]
+
+
+def _machine_ticks() -> tuple[int, int, int]:
+    """(busy, steal, total) ticks over all CPUs since boot; zeros off Linux."""
+    stat = PROC / "stat"
+    if not stat.exists():
+        return 0, 0, 0
+    first = stat.read_text().splitlines()[0].split()
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in first[1:9])
+    busy = user + nice + system + irq + softirq
+    return busy, steal, busy + steal + idle + iowait
+
+
+def _all_cpu() -> dict[int, tuple[str, bool, float]]:
+    """Every process: (command name, is a kernel thread, CPU seconds)."""
+    found = {}
+    for pid in _all_pids():
+        fields = _stat(pid)
+        if fields is None:
+            continue
+        try:
+            comm = (PROC / str(pid) / "comm").read_text().strip()
+        except OSError:
+            continue
+        kernel = int(fields[1]) == 2 or pid == 2  # children of kthreadd
+        found[pid] = (comm, kernel, (int(fields[11]) + int(fields[12])) / _TICKS_PER_S)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used by named groups of processes between ``start`` and ``stop``,
+    and by everything else on the machine meanwhile.
+
+    A group is a callable that lists its pids when asked, or a command name
+    (``postgres``): the processes of that name that no earlier group took. A
+    process that appears in between counts from zero (its whole life), one that
+    ends in between is lost.
+    """
+
+    OTHERS = "other processes"
+    KERNEL = "kernel threads"
+    UNATTRIBUTED = "unattributed"
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]] | str]) -> None:
+        self._groups = groups
+        self._before: dict[int, tuple[str, bool, float]] = {}
+        self._machine_before = (0, 0, 0)
+        self.used_s: dict[str, float] = {}
+        self.others_by_name: dict[str, float] = {}
+        self.machine_busy = 0.0  # fraction of all CPUs' time, steal excluded
+        self.machine_steal = 0.0  # fraction taken by the hypervisor from this guest
+
+    def start(self) -> None:
+        self._before = _all_cpu()
+        self._machine_before = _machine_ticks()
+
+    def stop(self) -> None:
+        after = _machine_ticks()
+        now = _all_cpu()
+        busy, steal, total = (a - b for a, b in zip(after, self._machine_before, strict=True))
+        if total > 0:
+            self.machine_busy, self.machine_steal = busy / total, steal / total
+
+        def used(pid: int) -> float:
+            before = self._before.get(pid)
+            return now[pid][2] - (before[2] if before else 0.0)
+
+        grouped: set[int] = set()
+        self.used_s = {}
+        for name, group in self._groups.items():
+            listed = (
+                [pid for pid, (comm, _, _) in now.items() if comm == group]
+                if isinstance(group, str)
+                else group()
+            )
+            pids = [pid for pid in listed if pid in now and pid not in grouped]
+            grouped.update(pids)
+            self.used_s[name] = sum(used(pid) for pid in pids)
+        others: defaultdict[str, float] = defaultdict(float)
+        kernel = 0.0
+        for pid, (comm, is_kernel, _) in now.items():
+            if pid in grouped:
+                continue
+            if is_kernel:
+                kernel += used(pid)
+            else:
+                others[comm] += used(pid)
+        top = sorted(others.items(), key=lambda item: -item[1])[:3]
+        self.others_by_name = {k: v for k, v in top if v > 0.005}
+        self.used_s[self.OTHERS] = sum(others.values())
+        self.used_s[self.KERNEL] = kernel
+        # Processes that ended before ``stop`` (short-lived commands, test runs), and
+        # interrupts that no process was charged with.
+        self.used_s[self.UNATTRIBUTED] = max(0.0, busy / _TICKS_PER_S - sum(self.used_s.values()))
+
+    @property
+    def others_share(self) -> float:
+        """The part of the machine's busy time that nothing measured here used."""
+        total = sum(self.used_s.values())
+        foreign = self.used_s.get(self.OTHERS, 0.0) + self.used_s.get(self.UNATTRIBUTED, 0.0)
+        return foreign / total if total else 0.0
+
+    def per_unit_ms(self, units: int) -> str:
+        text = ", ".join(f"{name} {s * 1000 / units:.2f}" for name, s in self.used_s.items())
+        if self.others_by_name:
+            names = ", ".join(f"{k} {v * 1000 / units:.2f}" for k, v in self.others_by_name.items())
+            text += f" (others: {names})"
+        return text

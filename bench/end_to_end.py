@@ -26,14 +26,14 @@ from sqlalchemy import insert
 from bench._common import (
     BIN,
     PHASE_TIMEOUT_S,
-    RABBITMQ_URL,
     BenchError,
     Process,
     free_port,
     percentile,
-    purge_queues,
     queue_depth,
+    rabbitmq_url,
     sql,
+    take_over_queue,
     wait_until,
 )
 from services.command_api.api_keys import ALL_SCOPES, create_api_key, create_organisation
@@ -102,6 +102,8 @@ class HttpFloor:
 
 @dataclass(frozen=True)
 class Tenant:
+    organisation_id: uuid.UUID
+    vacancy_id: uuid.UUID
     api_key: str
     applications: list[uuid.UUID]
 
@@ -153,7 +155,7 @@ def seed(url: str, n: int) -> Tenant:
                     )
                 ],
             )
-        return Tenant(api_key, application_ids)
+        return Tenant(organisation_id, vacancy_id, api_key, application_ids)
     finally:
         db.dispose()
 
@@ -238,19 +240,12 @@ def werving_processes(url: str, setup: Setup, log_dir: Path) -> Iterator[Running
     """
     env = {
         "WERVING_DATABASE_URL": url,
-        "WERVING_BROKER_URL": RABBITMQ_URL,
+        "WERVING_BROKER_URL": rabbitmq_url(),
         "WERVING_LOG_LEVEL": "WARNING",
     }
     if setup.relay_poll_interval_s is not None:
         env["WERVING_RELAY_POLL_INTERVAL_S"] = str(setup.relay_poll_interval_s)
-    status_queues = [STATUS_QUEUE, f"{STATUS_QUEUE}.DQ", f"{STATUS_QUEUE}.XQ"]
-    _, consumers = queue_depth(STATUS_QUEUE)
-    if consumers > 0:
-        raise BenchError(
-            f"the '{STATUS_QUEUE}' queue already has {consumers} consumer(s) (another worker or"
-            " a test run?): they would take the benchmark's messages. Stop them and retry."
-        )
-    purge_queues(status_queues)
+    take_over_queue(STATUS_QUEUE)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     database = url.rsplit("/", 1)[1]

@@ -28,12 +28,12 @@ from bench._common import (
     BENCH_QUEUE,
     EVENTS_EXCHANGE,
     PHASE_TIMEOUT_S,
-    RABBITMQ_URL,
     BenchError,
     bench_payload,
     body_bytes,
     purge_queues,
     queue_depth,
+    rabbitmq_url,
     wait_until,
 )
 from shared.db.database import Database
@@ -82,7 +82,7 @@ class RawPipelinedPublisher:
 
     def run(self, timeout_s: float = PHASE_TIMEOUT_S) -> RawResult:
         self._connection = pika.SelectConnection(
-            pika.URLParameters(RABBITMQ_URL),
+            pika.URLParameters(rabbitmq_url()),
             on_open_callback=self._on_open,
             on_open_error_callback=self._on_open_error,
             on_close_callback=self._on_closed,
@@ -327,9 +327,9 @@ def relay_rate(
     try:
         purge_queues([BENCH_QUEUE])
         inner = (
-            _ProfiledPublisher(RABBITMQ_URL, exchanges=[EVENTS_EXCHANGE])
+            _ProfiledPublisher(rabbitmq_url(), exchanges=[EVENTS_EXCHANGE])
             if profile
-            else PipelinedPublisher(RABBITMQ_URL, exchanges=[EVENTS_EXCHANGE])
+            else PipelinedPublisher(rabbitmq_url(), exchanges=[EVENTS_EXCHANGE])
         )
         inner.connect()
         if warm_up:

@@ -4,10 +4,13 @@ in the same run: ``python bench/run.py [--quick]`` (``make bench``).
 1. The outbox relay's publish rate with confirms, against raw pika pipelined confirms.
 2. End to end: ``withdraw_application`` over HTTP until its status is committed,
    against the HTTP floor (GET /healthz through the same client).
+3. The status worker: ``withdraw_application`` tasks from a full ``status`` queue to
+   committed, against raw psycopg running the same kind of transaction on 8 threads.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and RabbitMQ on 127.0.0.1:5672
-(guest); creates and drops a database ``werving_bench_<hex>`` and a queue
-``werving.bench.events``, and purges the ``status`` queue.
+(guest); creates and drops databases ``werving_bench_<hex>``, and a RabbitMQ vhost
+``werving_bench_<hex>`` with ``rabbitmqctl`` (else it uses the default vhost: it
+then declares and deletes ``werving.bench.events`` and purges the ``status`` queue).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ if (
 
 from bench._common import (  # noqa: E402
     BenchError,
+    bench_vhost,
     declare_bench_queue,
     delete_bench_queue,
     fmt,
@@ -39,9 +43,12 @@ from bench._common import (  # noqa: E402
 )
 from bench.end_to_end import Setup, end_to_end  # noqa: E402
 from bench.publish import RawResult, RelayResult, raw_pipelined, relay_rate  # noqa: E402
+from bench.status_worker import RawResult as StatusRaw  # noqa: E402
+from bench.status_worker import WorkerResult, WorkerSetup, status_figures  # noqa: E402
 from shared.logging import configure_logging  # noqa: E402
 
 TARGET_RATIO = 0.30
+STATUS_TARGET_RATIO = 0.40
 
 
 def machine() -> str:
@@ -142,6 +149,75 @@ def end_to_end_figure(url: str, n: int, setup: Setup, floor_requests: int) -> No
     )
 
 
+def status_worker_figure(n: int, setup: WorkerSetup, profile: str) -> None:
+    def wants_profile(ratio: float) -> bool:
+        return profile == "always" or (profile == "auto" and ratio < STATUS_TARGET_RATIO)
+
+    with (
+        scratch_database() as url,
+        tempfile.TemporaryDirectory(prefix="werving-bench-") as log_dir,
+    ):
+        figures = status_figures(url, n, setup, Path(log_dir), profile=wants_profile)
+    worker, raw = figures.worker, figures.raw_rate
+    ratio = worker.rate / raw
+    verdict = "meets" if ratio >= STATUS_TARGET_RATIO else "BELOW"
+    print(
+        f"status worker ({setup.processes} processes x {setup.threads} threads):"
+        f" {worker.commands:,} withdraw_application in {worker.seconds:.2f} s"
+        f" = {fmt(worker.rate)} cmd/s | raw psycopg ({figures.raws[0].threads} threads):"
+        f" {fmt(raw)} tx/s | ratio {ratio:.2f} ({verdict} target {STATUS_TARGET_RATIO:.2f})"
+    )
+    spread = " / ".join(fmt(r.rate) for r in figures.raws)
+    full = figures.raw_full
+    print(
+        f"    raw, 4 statements + COMMIT: {spread} tx/s (before / after the worker);"
+        f" raw with the withdraw handler's statement set (+ lock and update the command row,"
+        f" cancel mail jobs and interviews, two outbox inserts and their NOTIFY trigger):"
+        f" {fmt(full.rate)} tx/s"
+        f" (worker / that: {worker.rate / full.rate:.2f})"
+    )
+    print(
+        f"    first drop -> first commit {worker.to_first_commit_s:.2f} s;"
+        f" first -> last commit {worker.commit_span_s:.2f} s"
+        f" ({fmt(worker.commands / max(worker.commit_span_s, 1e-3))} cmd/s)"
+    )
+    _cpu_line("worker, CPU ms per command", worker)
+    _cpu_line("raw 4 statements, CPU ms per tx", figures.raws[-1])
+    _cpu_line("raw full set, CPU ms per tx", full)
+    print(f"    the worker's PostgreSQL connections, sampled every 20 ms: {worker.states()}")
+    measured = {
+        "the worker": worker.cpu,
+        "raw before": figures.raws[0].cpu,
+        "raw after": figures.raws[-1].cpu,
+        "raw full set": full.cpu,
+    }
+    disturbed = [name for name, cpu in measured.items() if cpu.others_share > 0.10]
+    if disturbed:
+        print(
+            "    WARNING: other processes (or ones that ended meanwhile: 'unattributed')"
+            " used more than 10% of the CPU time during"
+            f" {', '.join(disturbed)}: those figures are low; run again on a quiet machine"
+        )
+    if figures.profiled is not None:
+        profiled = figures.profiled
+        print(
+            "status worker under py-spy (--gil, 250 Hz, non-blocking):"
+            f" {profiled.commands:,} commands in {profiled.seconds:.2f} s"
+            f" = {fmt(profiled.rate)} cmd/s"
+        )
+        print(profiled.profile)
+
+
+def _cpu_line(title: str, result: WorkerResult | StatusRaw) -> None:
+    units = result.commands if isinstance(result, WorkerResult) else result.transactions
+    cpu = result.cpu
+    print(
+        f"    {title}: {cpu.per_unit_ms(units)};"
+        f" machine busy {cpu.machine_busy:.0%} of {os.cpu_count()} CPUs"
+        f" (hypervisor steal {cpu.machine_steal:.0%})"
+    )
+
+
 def _p(sorted_ms: list[float], fraction: float) -> str:
     return fmt(percentile(sorted_ms, fraction))
 
@@ -156,12 +232,21 @@ def main() -> int:
     parser.add_argument("--worker-threads", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=8, help="HTTP client threads")
     parser.add_argument(
+        "--status-commands", type=int, help="status worker commands (2,000; quick 200)"
+    )
+    parser.add_argument("--status-worker-processes", type=int, default=2)
+    parser.add_argument("--status-worker-threads", type=int, default=8)
+    parser.add_argument(
+        "--status-worker-log-level", default="WARNING", help="the status worker's WERVING_LOG_LEVEL"
+    )
+    parser.add_argument(
         "--profile",
         choices=["auto", "always", "never"],
         default="auto",
-        help="cProfile the relay (auto: when a ratio is below the target)",
+        help="cProfile the relay, py-spy the status worker (auto: when a ratio is below the"
+        " target; the worker's profile needs py-spy: .venv/bin/pip install py-spy)",
     )
-    parser.add_argument("--skip", choices=["relay", "e2e"], action="append", default=[])
+    parser.add_argument("--skip", choices=["relay", "e2e", "status"], action="append", default=[])
     parser.add_argument(
         "--without-notify-trigger",
         action="store_true",
@@ -172,6 +257,7 @@ def main() -> int:
     args = parser.parse_args()
     messages = args.messages or (2_000 if args.quick else 20_000)
     commands = args.commands or (200 if args.quick else 2_000)
+    status_commands = args.status_commands or (200 if args.quick else 2_000)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     setup = Setup(args.worker_processes, args.worker_threads, args.concurrency)
 
@@ -183,11 +269,11 @@ def main() -> int:
 
     started = time.monotonic()
     try:
-        with scratch_database() as url:
+        with bench_vhost() as broker_url, scratch_database() as url:
             versions = server_versions(url)
             print(
                 f"machine: {machine()}; RabbitMQ {versions['rabbitmq']},"
-                f" PostgreSQL {versions['postgresql']}"
+                f" PostgreSQL {versions['postgresql']}; vhost {broker_url.rsplit('/', 1)[1]}"
             )
             if "relay" not in args.skip:
                 publish_figures(url, messages, batch_sizes, args.profile)
@@ -200,6 +286,13 @@ def main() -> int:
                         relay_poll_interval_s=args.relay_poll_ms / 1000,
                     )
                     end_to_end_figure(url, commands, polling, floor_requests=commands)
+            if "status" not in args.skip:
+                status_setup = WorkerSetup(
+                    args.status_worker_processes,
+                    args.status_worker_threads,
+                    args.status_worker_log_level,
+                )
+                status_worker_figure(status_commands, status_setup, args.profile)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
