@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     smtp_security: Literal["none", "starttls", "tls"] = "none"
     smtp_timeout_s: float = Field(default=30, gt=0, le=120)
     mail_lease_s: int = Field(default=300, ge=30, description="How long a claimed send may take.")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where applicants reach this API's pages (interview answers).",
+    )
+    link_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs links in emails; required in production, the same in every process.",
+    )
     default_sender: str = Field(
         default="no-reply@werving.localhost",
         description="From address for organisations without a verified sender of their own.",
@@ -54,6 +62,15 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Public base URL of the careers portal; set-password links point there.",
     )
+
+    @property
+    def link_key(self) -> bytes:
+        """The key for signed links; a fixed one only outside production."""
+        if self.link_secret is not None:
+            return self.link_secret.get_secret_value().encode()
+        if self.environment == "production":
+            raise RuntimeError("set WERVING_LINK_SECRET: links in emails must be signed")
+        return b"werving-dev-only-link-key"
 
     @property
     def uses_stub_broker(self) -> bool:

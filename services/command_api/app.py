@@ -14,6 +14,7 @@ from services.command_api.routes import (
     emails,
     employees,
     health,
+    interview_responses,
     reference,
     vacancies,
 )
@@ -60,4 +61,5 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     ):
         app.include_router(module.router)
     app.include_router(candidate_auth.router)
+    app.include_router(interview_responses.router)
     return app

@@ -42,6 +42,7 @@ from shared.emails.overrides import find_override, template_set
 from shared.emails.rendering import RenderedEmail, render_email
 from shared.emails.template_set import TemplatePartProblem
 from shared.errors import PermanentError
+from shared.links import sign
 from shared.settings import get_settings
 
 M = TypeVar("M")
@@ -246,7 +247,7 @@ def _purpose_values(
             "interview_location": interview.location or "",
             "interview_link": interview.video_link or "",
             "interviewers": format_names(interview.interviewers, locale),
-            "response_link": "",
+            "response_link": _response_link(interview.id),
         }
     if job.purpose == "offer":
         offer = _owned(session, Offer, UUID(payload["offer_id"]), job.organisation_id)
@@ -259,6 +260,13 @@ def _purpose_values(
             "message": offer.message or "",
         }
     return {}
+
+
+def _response_link(interview_id: UUID) -> str:
+    """The signed link where the applicant confirms or declines (see command_api)."""
+    settings = get_settings()
+    signature = sign(settings.link_key, "interview-response", interview_id)
+    return f"{settings.public_base_url}/interviews/{interview_id}/respond?sig={signature}"
 
 
 def _reason_label(session: Session, reason_id: UUID | None, locale: Locale) -> str:

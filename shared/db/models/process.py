@@ -29,6 +29,9 @@ class Interview(Base):
     video_link: Mapped[str | None] = mapped_column(String(2000))
     interviewers: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     status: Mapped[str] = mapped_column(String(20), default="scheduled")  # scheduled | cancelled
+    # The applicant's answer through the link in the invitation: confirmed | declined.
+    response: Mapped[str | None] = mapped_column(String(20))
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

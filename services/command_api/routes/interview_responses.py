@@ -1,0 +1,107 @@
+"""``/interviews/{id}/respond``: where an applicant confirms or declines an interview.
+
+The link in the invitation is signed (no API key, no stored token); opening it shows
+a page with two buttons, and only the POST records the answer, so link scanners and
+previews that fetch the page change nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from services.command_api.deps import DatabaseDep, SettingsDep
+from shared.db.models import Application, Interview, Vacancy
+from shared.links import verify
+
+router = APIRouter(prefix="/interviews", tags=["interview responses"], include_in_schema=True)
+
+PURPOSE = "interview-response"
+Answer = Literal["confirmed", "declined"]
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}}
+button{{font-size:1rem;padding:.6rem 1.2rem;margin:.3rem}}</style></head>
+<body><h1>{title}</h1>{body}</body></html>"""
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        _PAGE.format(title=escape(title), body=body),
+        status_code=status,
+        headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"},
+    )
+
+
+def _not_found() -> HTMLResponse:
+    return _page("Link not valid", "<p>This link is not valid (any more).</p>", 404)
+
+
+@router.get("/{interview_id}/respond", response_class=HTMLResponse)
+def show_interview_response(
+    interview_id: UUID,
+    sig: Annotated[str, Query(max_length=100)],
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    if not verify(settings.link_key, PURPOSE, interview_id, sig):
+        return _not_found()
+    with db.transaction() as session:
+        row = session.execute(
+            select(Interview, Vacancy.title)
+            .join(Application, Application.id == Interview.application_id)
+            .join(Vacancy, Vacancy.id == Application.vacancy_id)
+            .where(Interview.id == interview_id)
+        ).one_or_none()
+    if row is None:
+        return _not_found()
+    interview, title = row
+    when = interview.starts_at.strftime("%Y-%m-%d %H:%M UTC")
+    if interview.status != "scheduled":
+        return _page(
+            "Interview cancelled", f"<p>The interview for {escape(title)} was cancelled.</p>"
+        )
+    answered = (
+        f"<p>Your answer so far: <strong>{interview.response}</strong>.</p>"
+        if interview.response
+        else ""
+    )
+    form = (
+        f'<form method="post"><input type="hidden" name="sig" value="{escape(sig)}">'
+        '<button name="answer" value="confirmed">I will be there</button>'
+        '<button name="answer" value="declined">I cannot come</button></form>'
+    )
+    return _page("Your interview", f"<p>{escape(title)}, {when}.</p>{answered}{form}")
+
+
+@router.post("/{interview_id}/respond", response_class=HTMLResponse)
+def record_interview_response(
+    interview_id: UUID,
+    sig: Annotated[str, Form(max_length=100)],
+    answer: Annotated[Answer, Form()],
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    if not verify(settings.link_key, PURPOSE, interview_id, sig):
+        return _not_found()
+    with db.transaction() as session:
+        interview = session.get(Interview, interview_id, with_for_update=True)
+        if interview is None:
+            return _not_found()
+        if interview.status != "scheduled" or interview.starts_at <= datetime.now(UTC):
+            return _page(
+                "Too late to answer", "<p>This interview can no longer be answered.</p>", 409
+            )
+        interview.response = answer
+        interview.responded_at = datetime.now(UTC)
+    text = "Thank you, see you then." if answer == "confirmed" else "Thank you for letting us know."
+    return _page("Answer recorded", f"<p>{text}</p>")

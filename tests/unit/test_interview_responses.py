@@ -1,0 +1,112 @@
+"""The applicant's confirm/decline link from an interview invitation."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from services.mail_worker.composition import compose
+from services.mail_worker.jobs import deliver_mail_job
+from services.mail_worker.mailer import SmtpMailer
+from shared.db.database import Database
+from shared.db.models import Interview, OutboxMessage
+from shared.messaging.scheduler import enqueue_due_jobs
+from shared.settings import Settings
+from tests.conftest import Tenant
+from tests.seeds import seed_reference
+from tests.smtp_sinks import smtp_sink
+from tests.workflow import run
+
+
+def _invite(db: Database, tenant: Tenant) -> str:
+    """Invite an applicant and return the answer link the email carries."""
+    ref = seed_reference(db, tenant.organisation_id)
+    registered = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "register_application",
+            "vacancy_id": str(ref.vacancy_id),
+            "applicant": {"name": "Ann de Vries", "email": "ann@example.org", "locale": "en"},
+        },
+    )
+    start = datetime.now(UTC) + timedelta(days=3)
+    run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "invite_to_interview",
+            "application_id": str(registered.application_id),
+            "interview_type": "phone",
+            "start": start.isoformat(),
+            "duration_minutes": 30,
+        },
+    )
+    enqueue_due_jobs(db)
+    with db.transaction() as session:
+        [task] = list(
+            session.scalars(
+                select(OutboxMessage.payload).where(OutboxMessage.destination == "mail")
+            )
+        )
+    payload: dict[str, Any] = task
+    with smtp_sink() as (sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        deliver_mail_job(db, mailer, compose, payload, lease=timedelta(minutes=5))
+        mailer.close()
+    message = message_from_bytes(sink.received[0], _class=EmailMessage, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    body = message.get_body(("plain",))
+    assert body is not None
+    match = re.search(
+        r"http://127\.0\.0\.1:8000(/interviews/\S+/respond\?sig=\S+)", body.get_content()
+    )
+    assert match, body.get_content()
+    return match.group(1)
+
+
+def _response(db: Database) -> str | None:
+    with db.transaction() as session:
+        return session.scalars(select(Interview.response)).one()
+
+
+def test_opening_the_link_changes_nothing_and_posting_an_answer_records_it(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
+    link = _invite(db, tenant)
+    page = client.get(link)
+    assert page.status_code == 200 and "I will be there" in page.text
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert _response(db) is None
+    path, _, query = link.partition("?sig=")
+    answered = client.post(path, data={"sig": query, "answer": "declined"})
+    assert answered.status_code == 200
+    assert _response(db) == "declined"
+
+
+def test_a_tampered_link_shows_nothing_and_records_nothing(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
+    link = _invite(db, tenant)
+    path, _, signature = link.partition("?sig=")
+    tampered = signature[:-2] + ("AA" if not signature.endswith("AA") else "BB")
+    assert client.get(f"{path}?sig={tampered}").status_code == 404
+    assert client.post(path, data={"sig": tampered, "answer": "confirmed"}).status_code == 404
+    assert _response(db) is None
+
+
+def test_a_cancelled_interview_can_no_longer_be_answered(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
+    link = _invite(db, tenant)
+    with db.transaction() as session:
+        session.scalars(select(Interview)).one().status = "cancelled"
+    path, _, signature = link.partition("?sig=")
+    assert client.post(path, data={"sig": signature, "answer": "confirmed"}).status_code == 409
+    assert _response(db) is None
