@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from services.mail_worker.composition import compose
-from services.mail_worker.jobs import deliver_mail_job
-from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
-from shared.db.models import Interview, OutboxMessage
-from shared.messaging.scheduler import enqueue_due_jobs
-from shared.settings import Settings
+from shared.db.models import Interview
 from tests.conftest import Tenant
+from tests.mailbox import deliver_due_mail, parsed
 from tests.seeds import seed_reference
-from tests.smtp_sinks import smtp_sink
 from tests.workflow import run
 
 
@@ -48,20 +40,7 @@ def _invite(db: Database, tenant: Tenant) -> str:
             "duration_minutes": 30,
         },
     )
-    enqueue_due_jobs(db)
-    with db.transaction() as session:
-        [task] = list(
-            session.scalars(
-                select(OutboxMessage.payload).where(OutboxMessage.destination == "mail")
-            )
-        )
-    payload: dict[str, Any] = task
-    with smtp_sink() as (sink, port):
-        mailer = SmtpMailer(Settings(smtp_port=port))
-        deliver_mail_job(db, mailer, compose, payload, lease=timedelta(minutes=5))
-        mailer.close()
-    message = message_from_bytes(sink.received[0], _class=EmailMessage, policy=policy.default)
-    assert isinstance(message, EmailMessage)
+    message = parsed(deliver_due_mail(db).received[0])
     body = message.get_body(("plain",))
     assert body is not None
     match = re.search(

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from typing import Any
 
 from sqlalchemy import select
 
-from services.mail_worker.composition import compose
-from services.mail_worker.jobs import deliver_mail_job
-from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
-from shared.db.models import OutboxMessage, ScheduledJob
+from shared.db.models import ScheduledJob
 from shared.messaging.scheduler import enqueue_due_jobs
-from shared.settings import Settings
 from tests.conftest import Tenant
+from tests.mailbox import deliver_due_mail, parsed
 from tests.seeds import seed_reference
-from tests.smtp_sinks import Sink, smtp_sink
 from tests.workflow import run
 
-LEASE = timedelta(minutes=5)
 CANARY = {
     "name": "Canary Klaassen",
     "email": "canary.klaassen@example.org",
@@ -45,28 +36,6 @@ def _application(db: Database, tenant: Tenant) -> uuid.UUID:
     return record.application_id
 
 
-def _deliver(db: Database) -> Sink:
-    enqueue_due_jobs(db)
-    with db.transaction() as session:
-        tasks: list[dict[str, Any]] = list(
-            session.scalars(
-                select(OutboxMessage.payload).where(OutboxMessage.destination == "mail")
-            )
-        )
-    with smtp_sink() as (sink, port):
-        mailer = SmtpMailer(Settings(smtp_port=port))
-        for task in tasks:
-            deliver_mail_job(db, mailer, compose, task, lease=LEASE)
-        mailer.close()
-    return sink
-
-
-def _parsed(raw: bytes) -> EmailMessage:
-    message = message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
 def test_an_ad_hoc_email_goes_to_its_cc_and_bcc_without_showing_the_bcc(
     db: Database, tenant: Tenant
 ) -> None:
@@ -84,14 +53,14 @@ def test_an_ad_hoc_email_goes_to_its_cc_and_bcc_without_showing_the_bcc(
         },
     )
     assert record.status == "succeeded"
-    sink = _deliver(db)
+    sink = deliver_due_mail(db)
     [(_sender, recipients)] = sink.envelopes
     assert sorted(recipients) == [
         "archive@example.org",
         "canary.klaassen@example.org",
         "hiring.manager@example.org",
     ]
-    message = _parsed(sink.received[0])
+    message = parsed(sink.received[0])
     assert message["Subject"] == "Your documents"
     assert message["Cc"] == "hiring.manager@example.org"
     assert message["Bcc"] is None
@@ -115,9 +84,9 @@ def test_an_anonymized_forward_holds_no_name_email_phone_or_cv(
         },
     )
     assert record.status == "succeeded"
-    sink = _deliver(db)
+    sink = deliver_due_mail(db)
     raw = sink.received[0]
-    message = _parsed(raw)
+    message = parsed(raw)
     assert sink.envelopes[0][1] == ["panel@example.org"]
     everything = raw.decode() + "".join(
         str(part.get_content()) for part in message.walk() if part.get_content_maintype() == "text"
@@ -137,7 +106,7 @@ def test_a_plain_forward_names_the_applicant(db: Database, tenant: Tenant) -> No
         tenant.organisation_id,
         {"type": "forward_cv", "application_id": str(application), "to": ["panel@example.org"]},
     )
-    body = _parsed(_deliver(db).received[0]).get_body(("plain",))
+    body = parsed(deliver_due_mail(db).received[0]).get_body(("plain",))
     assert body is not None and "Canary Klaassen" in body.get_content()
 
 
@@ -168,7 +137,7 @@ def test_a_rejected_letter_by_email_carries_the_reason(db: Database, tenant: Ten
         {"type": "send_letter", "application_id": str(record.application_id), "letter": "rejected"},
     )
     assert letter.status == "succeeded"
-    body = _parsed(_deliver(db).received[0]).get_body(("plain",))
+    body = parsed(deliver_due_mail(db).received[0]).get_body(("plain",))
     assert body is not None and "Voldoet niet" in body.get_content()
 
 

@@ -1,0 +1,48 @@
+"""Delivering the due mail jobs of a test to a real SMTP sink, and reading what arrived."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import select
+
+from services.mail_worker.composition import compose
+from services.mail_worker.jobs import deliver_mail_job
+from services.mail_worker.mailer import SmtpMailer
+from shared.db.database import Database
+from shared.db.models import OutboxMessage
+from shared.messaging.scheduler import enqueue_due_jobs
+from shared.settings import Settings
+from tests.smtp_sinks import Sink, smtp_sink
+
+LEASE = timedelta(minutes=5)
+
+
+def mail_tasks(db: Database) -> list[dict[str, Any]]:
+    """The mail queue's messages the relay would publish (ids only)."""
+    with db.transaction() as session:
+        return list(
+            session.scalars(
+                select(OutboxMessage.payload).where(OutboxMessage.destination == "mail")
+            )
+        )
+
+
+def deliver_due_mail(db: Database, *replies: str) -> Sink:
+    """Enqueue what is due and deliver every mail task once; ``replies`` script the server."""
+    enqueue_due_jobs(db)
+    with smtp_sink(*replies) as (sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        for task in mail_tasks(db):
+            deliver_mail_job(db, mailer, compose, task, lease=LEASE)
+        mailer.close()
+    return sink
+
+
+def parsed(raw: bytes) -> EmailMessage:
+    message = message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
