@@ -17,16 +17,7 @@ from sqlalchemy.orm import Session
 
 from services.mail_worker.calendar import interview_ics
 from services.mail_worker.credentials import issue_set_password_link, redacted_copy
-from services.mail_worker.formatting import (
-    format_date,
-    format_datetime,
-    format_duration,
-    format_names,
-    format_salary,
-)
 from services.mail_worker.jobs import Composed
-from services.mail_worker.locales import Locale
-from services.mail_worker.purposes import Purpose
 from shared.db.models import (
     Applicant,
     Application,
@@ -38,7 +29,16 @@ from shared.db.models import (
     ScheduledJob,
     Vacancy,
 )
+from shared.emails.formatting import (
+    format_date,
+    format_datetime,
+    format_duration,
+    format_names,
+    format_salary,
+)
+from shared.emails.locales import Locale
 from shared.emails.overrides import find_override, template_set
+from shared.emails.purposes import Purpose
 from shared.emails.rendering import RenderedEmail, render_email
 from shared.emails.template_set import TemplatePartProblem
 from shared.errors import PermanentError
