@@ -106,17 +106,32 @@ def org_create(
     amqp_user: Annotated[
         str | None, typer.Option(help="RabbitMQ user whose messages act for this organisation.")
     ] = None,
+    sender_email: Annotated[
+        str | None,
+        typer.Option(help="Verified address its mail comes from (its domain signs Message-IDs)."),
+    ] = None,
+    sender_name: Annotated[str | None, typer.Option(help="Display name for its mail.")] = None,
 ) -> None:
     """Create an organisation and print its id."""
     from services.command_api.api_keys import create_organisation
+    from shared.commands.fields import parse_email
     from shared.db.database import Database
 
     if locale not in ("nl", "en"):
         raise typer.BadParameter("locale must be nl or en", param_hint="--locale")
+    try:
+        sender = parse_email(sender_email) if sender_email else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--sender-email") from None
     db = Database(get_settings().database_url)
     with db.transaction() as session:
         organisation = create_organisation(
-            session, name, default_locale=locale, amqp_user=amqp_user
+            session,
+            name,
+            default_locale=locale,
+            amqp_user=amqp_user,
+            sender_email=sender,
+            sender_name=sender_name,
         )
         typer.echo(str(organisation.id))
 

@@ -51,10 +51,22 @@ def _hash(secret: str) -> str:
 
 
 def create_organisation(
-    session: Session, name: str, *, default_locale: str = "nl", amqp_user: str | None = None
+    session: Session,
+    name: str,
+    *,
+    default_locale: str = "nl",
+    amqp_user: str | None = None,
+    sender_email: str | None = None,
+    sender_name: str | None = None,
 ) -> Organisation:
     """Store a new organisation with the default rejection reasons, which it may extend."""
-    organisation = Organisation(name=name, default_locale=default_locale, amqp_user=amqp_user)
+    organisation = Organisation(
+        name=name,
+        default_locale=default_locale,
+        amqp_user=amqp_user,
+        sender_email=sender_email,
+        sender_name=sender_name,
+    )
     session.add(organisation)
     session.flush()
     session.add_all(

@@ -33,6 +33,11 @@ def _multiline(value: str) -> str:
     return value
 
 
+def parse_email(value: str) -> str:
+    """A normalised single address, or ValueError saying what is wrong with it."""
+    return _email(value)
+
+
 def _email(value: str) -> str:
     _single_line(value)
     try:

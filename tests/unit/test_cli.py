@@ -74,3 +74,28 @@ def test_dead_letters_are_listed_with_their_reason(db: Database) -> None:
     listed = runner.invoke(app, ["deadletters", "list", "--json"])
     assert listed.exit_code == 0
     assert '"reason": "bad json"' in listed.output
+
+
+def test_an_organisation_gets_its_verified_sender_and_a_bad_address_is_refused(
+    db: Database,
+) -> None:
+    created = runner.invoke(
+        app,
+        [
+            "org",
+            "create",
+            "--name",
+            "Acme",
+            "--sender-email",
+            "HR@Acme.example",
+            "--sender-name",
+            "Acme HR",
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    with db.transaction() as session:
+        organisation = session.scalars(select(Organisation)).one()
+    assert (organisation.sender_email, organisation.sender_name) == ("HR@acme.example", "Acme HR")
+    bad = runner.invoke(app, ["org", "create", "--name", "Bad", "--sender-email", "not an address"])
+    assert bad.exit_code != 0
+    assert "sender-email" in bad.output
