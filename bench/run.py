@@ -6,11 +6,14 @@ in the same run: ``python bench/run.py [--quick]`` (``make bench``).
    against the HTTP floor (GET /healthz through the same client).
 3. The status worker: ``withdraw_application`` tasks from a full ``status`` queue to
    committed, against raw psycopg running the same kind of transaction on 8 threads.
+4. The mail worker: receipts from a full ``mail`` queue to an aiosmtpd sink, against
+   raw aiosmtplib sending prebuilt messages over one connection to the same sink.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and RabbitMQ on 127.0.0.1:5672
 (guest); creates and drops databases ``werving_bench_<hex>``, and a RabbitMQ vhost
 ``werving_bench_<hex>`` with ``rabbitmqctl`` (else it uses the default vhost: it
-then declares and deletes ``werving.bench.events`` and purges the ``status`` queue).
+then declares and deletes ``werving.bench.events`` and purges the ``status`` and
+``mail`` queues).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from bench._common import (  # noqa: E402
     server_versions,
 )
 from bench.end_to_end import Setup, end_to_end  # noqa: E402
+from bench.mail import MailSetup, mail_figures  # noqa: E402
+from bench.mail import WorkerResult as MailResult  # noqa: E402
 from bench.publish import RawResult, RelayResult, raw_pipelined, relay_rate  # noqa: E402
 from bench.status_worker import RawResult as StatusRaw  # noqa: E402
 from bench.status_worker import WorkerResult, WorkerSetup, status_figures  # noqa: E402
@@ -49,6 +54,7 @@ from shared.logging import configure_logging  # noqa: E402
 
 TARGET_RATIO = 0.30
 STATUS_TARGET_RATIO = 0.40
+MAIL_TARGET_RATIO = 0.70
 
 
 def machine() -> str:
@@ -208,8 +214,60 @@ def status_worker_figure(n: int, setup: WorkerSetup, profile: str) -> None:
         print(profiled.profile)
 
 
-def _cpu_line(title: str, result: WorkerResult | StatusRaw) -> None:
-    units = result.commands if isinstance(result, WorkerResult) else result.transactions
+def mail_figure(n: int, setup: MailSetup, profile: str) -> None:
+    def wants_profile(ratio: float) -> bool:
+        return profile == "always" or (profile == "auto" and ratio < MAIL_TARGET_RATIO)
+
+    with (
+        scratch_database() as url,
+        tempfile.TemporaryDirectory(prefix="werving-bench-") as log_dir,
+    ):
+        figures = mail_figures(url, n, setup, Path(log_dir), profile=wants_profile)
+    worker, raw = figures.worker, figures.raw_rate
+    ratio = worker.rate / raw
+    verdict = "meets" if ratio >= MAIL_TARGET_RATIO else "BELOW"
+    print(
+        f"mail worker ({setup.processes} processes x {setup.threads} threads):"
+        f" {worker.emails:,} receipts queue -> aiosmtpd sink in {worker.seconds:.2f} s"
+        f" = {fmt(worker.rate)} emails/s | raw aiosmtplib (one connection):"
+        f" {fmt(raw)} msgs/s | ratio {ratio:.2f} ({verdict} target {MAIL_TARGET_RATIO:.2f})"
+    )
+    spread = " / ".join(fmt(r.rate) for r in figures.raws)
+    print(
+        f"    raw: {spread} msgs/s (before / after the worker), {figures.raws[0].size:,} bytes"
+        f" per message; first drop -> {n:,} at the sink {worker.sink_s:.2f} s,"
+        f" -> every row sent {worker.seconds:.2f} s"
+    )
+    _cpu_line("worker, CPU ms per email", worker)
+    raw_cpu = figures.raws[-1].cpu
+    print(
+        f"    raw, CPU ms per message: {raw_cpu.per_unit_ms(figures.raws[-1].messages)};"
+        f" machine busy {raw_cpu.machine_busy:.0%} of {os.cpu_count()} CPUs"
+    )
+    if worker.cpu.others_share > 0.10:
+        print(
+            "    WARNING: other processes (or ones that ended meanwhile: 'unattributed')"
+            " used more than 10% of the CPU time during the worker: its figure is low;"
+            " run again on a quiet machine"
+        )
+    if figures.profiled is not None:
+        profiled = figures.profiled
+        print(
+            "mail worker under py-spy (--gil, 250 Hz, non-blocking):"
+            f" {profiled.emails:,} emails in {profiled.seconds:.2f} s"
+            f" = {fmt(profiled.rate)} emails/s"
+        )
+        _cpu_line("profiled worker, CPU ms per email", profiled)
+        print(profiled.profile)
+
+
+def _cpu_line(title: str, result: WorkerResult | StatusRaw | MailResult) -> None:
+    if isinstance(result, WorkerResult):
+        units = result.commands
+    elif isinstance(result, MailResult):
+        units = result.emails
+    else:
+        units = result.transactions
     cpu = result.cpu
     print(
         f"    {title}: {cpu.per_unit_ms(units)};"
@@ -243,10 +301,15 @@ def main() -> int:
         "--profile",
         choices=["auto", "always", "never"],
         default="auto",
-        help="cProfile the relay, py-spy the status worker (auto: when a ratio is below the"
-        " target; the worker's profile needs py-spy: .venv/bin/pip install py-spy)",
+        help="cProfile the relay, py-spy the status and mail workers (auto: when a ratio is below"
+        " its target; the workers' profiles need py-spy: .venv/bin/pip install py-spy)",
     )
-    parser.add_argument("--skip", choices=["relay", "e2e", "status"], action="append", default=[])
+    parser.add_argument("--mail-count", type=int, help="mail worker emails (2,000; quick 200)")
+    parser.add_argument("--mail-worker-processes", type=int, default=2)
+    parser.add_argument("--mail-worker-threads", type=int, default=4)
+    parser.add_argument(
+        "--skip", choices=["relay", "e2e", "status", "mail"], action="append", default=[]
+    )
     parser.add_argument(
         "--without-notify-trigger",
         action="store_true",
@@ -258,6 +321,7 @@ def main() -> int:
     messages = args.messages or (2_000 if args.quick else 20_000)
     commands = args.commands or (200 if args.quick else 2_000)
     status_commands = args.status_commands or (200 if args.quick else 2_000)
+    mail_count = args.mail_count or (200 if args.quick else 2_000)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     setup = Setup(args.worker_processes, args.worker_threads, args.concurrency)
 
@@ -293,6 +357,13 @@ def main() -> int:
                     args.status_worker_log_level,
                 )
                 status_worker_figure(status_commands, status_setup, args.profile)
+            if "mail" not in args.skip:
+                mail_setup = MailSetup(
+                    args.mail_worker_processes,
+                    args.mail_worker_threads,
+                    args.status_worker_log_level,
+                )
+                mail_figure(mail_count, mail_setup, args.profile)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,482 @@
+"""The mail worker's throughput, from a full ``mail`` queue to emails accepted by an SMTP
+sink, beside raw aiosmtplib sending prebuilt messages to the same sink.
+
+Sink: an aiosmtpd ``Controller`` in a subprocess of its own (own process group) on a
+free loopback port, answering ``250`` to every message and appending one byte per
+message to a file: the benchmark reads the file's size.
+
+Raw: one ``aiosmtplib.SMTP`` connection, ``n`` prebuilt ``EmailMessage`` objects
+(headers as ``composition.compose`` sets them, the built-in ``receipt`` template
+rendered into a text and an html part), ``send_message`` in a loop.
+
+Worker: ``n`` applications seeded in the mail figure's own database, one
+``ScheduledJob`` each (kind ``mail``, purpose ``receipt``, due now), enqueued by the
+real scheduler (``enqueue_due_jobs``) and published to the ``mail`` queue by the real
+relay with no worker running. After a few seconds for RabbitMQ to settle, the real
+worker (``dramatiq services.mail_worker.actors --queues mail``) starts; the clock runs
+from the first drop of the queue's ready count (polled every 20 ms) until the sink
+has counted ``n`` more messages and every ``outbound_emails`` row is ``sent`` (both
+polled every 20 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime as rfc2822_date
+from email.utils import formataddr, make_msgid
+from pathlib import Path
+
+import aiosmtplib
+import pika
+import psycopg
+from sqlalchemy import insert
+
+from bench._common import (
+    BIN,
+    EVENTS_EXCHANGE,
+    PHASE_TIMEOUT_S,
+    BenchError,
+    CpuMeter,
+    Process,
+    free_port,
+    parent_pid,
+    process_group,
+    queue_depth,
+    rabbitmq_url,
+    take_over_queue,
+    wait_until,
+)
+from bench.end_to_end import seed
+from bench.status_worker import profile_report, py_spy_available
+from shared.db.database import Database
+from shared.db.models import ScheduledJob
+from shared.db.types import utcnow
+from shared.emails.rendering import render_email
+from shared.ids import new_id
+from shared.messaging.broker import build_broker, declare_worker_queues
+from shared.messaging.publishers import PipelinedPublisher
+from shared.messaging.relay import Relay
+from shared.messaging.routes import MAIL_QUEUE
+from shared.messaging.scheduler import enqueue_due_jobs
+from shared.settings import Settings
+
+SETTLE_S = 3.0
+POLL_S = 0.02
+STARTUP_TIMEOUT_S = 60.0
+ENQUEUE_LIMIT = 500
+MAX_BATCHES = 1_000  # of 500 jobs or outbox rows: ample for any figure here
+
+# The sink: one byte appended to argv[2] per message accepted; runs until SIGTERM.
+SINK_SCRIPT = """
+import signal, sys
+from aiosmtpd.controller import Controller
+
+class Counter:
+    def __init__(self, path):
+        self.out = open(path, "ab", buffering=0)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.out.write(b".")
+        return "250 OK"
+
+controller = Controller(Counter(sys.argv[2]), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+print("sink ready", flush=True)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+try:
+    signal.pause()
+finally:
+    controller.stop()
+"""
+
+
+@dataclass(frozen=True)
+class MailSetup:
+    processes: int = 2
+    threads: int = 4
+    log_level: str = "WARNING"
+
+
+class Sink:
+    """The aiosmtpd sink subprocess and its message counter (a file's size)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.count_path = log_dir / "sink.count"
+        self.count_path.write_bytes(b"")
+        self.process = Process(
+            "smtp_sink",
+            [sys.executable, "-c", SINK_SCRIPT, str(self.port), str(self.count_path)],
+            env={},
+            log_dir=log_dir,
+        )
+
+    def count(self) -> int:
+        return self.count_path.stat().st_size
+
+    def wait_ready(self) -> None:
+        def accepting() -> bool:
+            self.process.check_alive()
+            return "sink ready" in self.process.tail()
+
+        wait_until(accepting, timeout_s=STARTUP_TIMEOUT_S, what="the SMTP sink")
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+@contextmanager
+def smtp_sink(log_dir: Path) -> Iterator[Sink]:
+    sink = Sink(log_dir)
+    try:
+        sink.wait_ready()
+        yield sink
+    finally:
+        sink.stop()
+
+
+# -- raw aiosmtplib --------------------------------------------------------------------
+
+
+@dataclass
+class RawResult:
+    messages: int
+    seconds: float
+    size: int  # bytes of one message, as sent
+    cpu: CpuMeter
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+
+def prebuilt_messages(n: int) -> list[EmailMessage]:
+    """``n`` receipts as ``composition.compose`` builds them, rendered once up front."""
+    messages = []
+    for i in range(n):
+        rendered = render_email(
+            "receipt",
+            "nl",
+            {
+                "applicant_name": f"Applicant {i}",
+                "applicant_first_name": "Applicant",
+                "vacancy_title": "Bench nurse",
+                "organisation_name": "Bench BV",
+                "recruiter_name": "Bench BV",
+            },
+        )
+        message = EmailMessage()
+        message["From"] = formataddr(("Bench BV", "noreply@example.org"))
+        message["To"] = formataddr((f"Applicant {i}", f"applicant-{i}@example.org"))
+        message["Subject"] = rendered.subject
+        message["Date"] = rfc2822_date(datetime.now(UTC))
+        message["Message-ID"] = make_msgid(domain="example.org")
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
+        message["Content-Language"] = "nl"
+        messages.append(message)
+    return messages
+
+
+async def _send_all(port: int, messages: list[EmailMessage]) -> float:
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30)
+    await client.connect()
+    try:
+        deadline = time.monotonic() + PHASE_TIMEOUT_S
+        started = time.perf_counter()
+        for message in messages:
+            await client.send_message(message)
+            if time.monotonic() > deadline:
+                raise BenchError(f"raw aiosmtplib: not done in {PHASE_TIMEOUT_S:.0f} s")
+        return time.perf_counter() - started
+    finally:
+        await client.quit()
+
+
+def raw_rate(sink: Sink, messages: list[EmailMessage]) -> RawResult:
+    before = sink.count()
+    cpu = CpuMeter(
+        {
+            "bench (the client)": lambda: [os.getpid()],
+            "SMTP sink": lambda: process_group(sink.process.popen.pid),
+        }
+    )
+    cpu.start()
+    seconds = asyncio.run(_send_all(sink.port, messages))
+    cpu.stop()
+    n = len(messages)
+    wait_until(lambda: sink.count() - before >= n, timeout_s=10, what=f"{n} raw messages")
+    return RawResult(n, seconds, len(messages[0].as_bytes()), cpu)
+
+
+# -- set-up ----------------------------------------------------------------------------
+
+
+def scheduled_receipts(url: str, n: int) -> uuid.UUID:
+    """Seed ``n`` applications with a due ``receipt`` mail job each; the organisation id."""
+    tenant = seed(url, n)
+    db = Database(url, pool_size=1)
+    now = utcnow()
+    try:
+        with db.transaction() as session:
+            session.execute(
+                insert(ScheduledJob),
+                [
+                    {
+                        "id": new_id(),
+                        "organisation_id": tenant.organisation_id,
+                        "application_id": application_id,
+                        "kind": "mail",
+                        "purpose": "receipt",
+                        "payload": {},
+                        "due_at": now,
+                        "status": "pending",
+                        "created_at": now,
+                    }
+                    for application_id in tenant.applications
+                ],
+            )
+    finally:
+        db.dispose()
+    return tenant.organisation_id
+
+
+def publish_mail_jobs(url: str, n: int) -> None:
+    """Enqueue every due job (scheduler), declare ``mail`` as Dramatiq does, relay it all."""
+    take_over_queue(MAIL_QUEUE)
+    broker = build_broker(Settings(database_url=url, broker_url=rabbitmq_url()))
+    try:
+        declare_worker_queues(broker, [MAIL_QUEUE])
+    finally:
+        broker.close()
+    db = Database(url, pool_size=1)
+    publisher = PipelinedPublisher(rabbitmq_url(), exchanges=[EVENTS_EXCHANGE])
+    try:
+        enqueued, deadline = 0, time.monotonic() + PHASE_TIMEOUT_S
+        for _ in range(MAX_BATCHES):
+            done = enqueue_due_jobs(db, limit=ENQUEUE_LIMIT)
+            enqueued += done
+            if done == 0 or time.monotonic() > deadline:
+                break
+        if enqueued < n:
+            raise BenchError(f"the scheduler enqueued {enqueued} of {n} mail jobs")
+        publisher.connect()
+        relay = Relay(db, publisher, events_exchange=EVENTS_EXCHANGE)
+        total = 0
+        for _ in range(MAX_BATCHES):
+            published = relay.relay_batch()
+            total += published
+            if published == 0 or time.monotonic() > deadline:
+                break
+    finally:
+        publisher.close()
+        db.dispose()
+    if total < n:
+        raise BenchError(f"the relay published {total} messages for {n} mail jobs")
+    wait_until(lambda: queue_depth(MAIL_QUEUE)[0] >= n, timeout_s=30, what=f"{n} mail tasks")
+
+
+# -- the worker ------------------------------------------------------------------------
+
+
+@dataclass
+class WorkerResult:
+    emails: int
+    seconds: float  # first drop of the ready count -> n at the sink and every row sent
+    sink_s: float  # first drop -> n at the sink
+    cpu: CpuMeter
+    setup: MailSetup
+    profile: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.emails / self.seconds
+
+
+def _py_spy() -> str | None:
+    found = BIN / "py-spy"
+    return str(found) if found.exists() else shutil.which("py-spy")
+
+
+@contextmanager
+def _worker(
+    url: str, sink: Sink, setup: MailSetup, log_dir: Path, profile_to: Path | None
+) -> Iterator[Process]:
+    env = {
+        "WERVING_DATABASE_URL": url,
+        "WERVING_BROKER_URL": rabbitmq_url(),
+        "WERVING_SMTP_HOST": "127.0.0.1",
+        "WERVING_SMTP_PORT": str(sink.port),
+        "WERVING_LOG_LEVEL": setup.log_level,
+    }
+    args = [
+        str(BIN / "dramatiq"), "services.mail_worker.actors", "--queues", MAIL_QUEUE,
+        "--processes", str(setup.processes), "--threads", str(setup.threads),
+    ]  # fmt: skip
+    spy = _py_spy() if profile_to is not None else None
+    if spy is not None and profile_to is not None:
+        args = [
+            spy, "record", "--subprocesses", "--gil", "--nonblocking", "--rate", "250",
+            "--format", "raw", "--output", str(profile_to), "--", *args,
+        ]  # fmt: skip
+    process = Process("mail_worker", args, env=env, log_dir=log_dir)
+    try:
+        yield process
+    finally:
+        if spy is not None:  # the worker first, so that py-spy sees it exit and writes
+            for child in process_group(process.popen.pid):
+                if child != process.popen.pid and parent_pid(child) == process.popen.pid:
+                    with suppress(ProcessLookupError):
+                        os.kill(child, signal.SIGTERM)
+            with suppress(subprocess.TimeoutExpired):
+                process.popen.wait(timeout=30)
+        process.stop()
+
+
+def _first_drop(n: int, process: Process) -> float:
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
+    try:
+        channel = connection.channel()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            ok = channel.queue_declare(MAIL_QUEUE, passive=True)
+            if int(ok.method.message_count) < n:
+                return time.perf_counter()
+            process.check_alive()
+            time.sleep(POLL_S)
+    finally:
+        connection.close()
+    raise BenchError(f"the worker took no message in {STARTUP_TIMEOUT_S:.0f} s:\n{process.tail()}")
+
+
+_TROUBLE = re.compile(r"Failed to process message|Retrying message|Traceback")
+
+
+def _wait_sent(
+    url: str,
+    organisation_id: uuid.UUID,
+    sink: Sink,
+    base: int,
+    n: int,
+    process: Process,
+    pids: set[int],
+) -> tuple[float, float]:
+    """Poll the sink and the email rows; (perf_counter when the sink had ``n``, when both)."""
+    deadline = time.monotonic() + PHASE_TIMEOUT_S
+    next_log_check = time.monotonic() + 1.0
+    sink_done: float | None = None
+    counts: dict[str, int] = {}
+    with psycopg.connect(url, autocommit=True) as connection:
+        while time.monotonic() < deadline:
+            if sink_done is None and sink.count() - base >= n:
+                sink_done = time.perf_counter()
+            rows = connection.execute(
+                "SELECT state, count(*) FROM outbound_emails WHERE organisation_id = %s"
+                " GROUP BY state",
+                (organisation_id,),
+            ).fetchall()
+            now = time.perf_counter()
+            counts = {str(state): int(count) for state, count in rows}
+            if sink_done is not None and counts.get("sent", 0) >= n:
+                return sink_done, now
+            if set(counts) - {"pending", "sending", "sent"}:
+                raise BenchError(f"emails ended otherwise: {counts}\n{process.tail()}")
+            for (pid,) in connection.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            ).fetchall():
+                pids.add(int(pid))
+            if time.monotonic() > next_log_check:
+                process.check_alive()
+                sink.process.check_alive()
+                if _TROUBLE.search(process.tail(20_000)):
+                    raise BenchError(f"the worker reports failures:\n{process.tail()}")
+                next_log_check = time.monotonic() + 1.0
+            time.sleep(POLL_S)
+    raise BenchError(
+        f"timed out after {PHASE_TIMEOUT_S:.0f} s: sink {sink.count() - base} of {n},"
+        f" rows {counts}\n{process.tail()}"
+    )
+
+
+def worker_rate(
+    url: str, sink: Sink, n: int, setup: MailSetup, log_dir: Path, *, profile: bool = False
+) -> WorkerResult:
+    """Seed and queue ``n`` receipts, then time the real worker sending them."""
+    organisation_id = scheduled_receipts(url, n)
+    publish_mail_jobs(url, n)
+    time.sleep(SETTLE_S)  # let RabbitMQ write the queue to disk and go quiet
+    base = sink.count()
+    pids: set[int] = set()
+    profile_path = log_dir / "py-spy-mail.txt"
+    with _worker(url, sink, setup, log_dir, profile_path if profile else None) as process:
+        cpu = CpuMeter(
+            {
+                "worker": lambda: process_group(process.popen.pid),
+                "its PostgreSQL backends": lambda: sorted(pids),
+                "rest of PostgreSQL": "postgres",
+                "RabbitMQ": "beam.smp",
+                "SMTP sink": lambda: process_group(sink.process.popen.pid),
+                "bench": lambda: [os.getpid()],
+            }
+        )
+        started = _first_drop(n, process)
+        cpu.start()
+        sink_done, finished = _wait_sent(url, organisation_id, sink, base, n, process, pids)
+        cpu.stop()
+    report = ""
+    if profile:
+        report = (
+            profile_report(profile_path.read_text())
+            if profile_path.exists()
+            else "  (no py-spy samples; the worker's log ends:)\n" + process.tail()
+        )
+    return WorkerResult(n, finished - started, sink_done - started, cpu, setup, report)
+
+
+# -- the figure ------------------------------------------------------------------------
+
+
+@dataclass
+class MailFigures:
+    worker: WorkerResult
+    raws: list[RawResult]  # before and after the worker
+    profiled: WorkerResult | None = None
+
+    @property
+    def raw_rate(self) -> float:
+        return sum(r.rate for r in self.raws) / len(self.raws)
+
+
+def mail_figures(
+    url: str, n: int, setup: MailSetup, log_dir: Path, *, profile: Callable[[float], bool]
+) -> MailFigures:
+    """Raw, worker, raw again; then, when ``profile(ratio)`` says so, the worker once more
+    under py-spy (a fresh organisation and ``n`` jobs, the same sink)."""
+    messages = prebuilt_messages(n)
+    with smtp_sink(log_dir) as sink:
+        raw_rate(sink, messages[: min(n, 200)])  # warm the sink and the client; not counted
+        raws = [raw_rate(sink, messages)]
+        worker = worker_rate(url, sink, n, setup, log_dir)
+        raws.append(raw_rate(sink, messages))
+        figures = MailFigures(worker, raws)
+        if profile(worker.rate / figures.raw_rate):
+            if not py_spy_available():
+                print("    (py-spy not found: `.venv/bin/pip install py-spy` for the profile)")
+                return figures
+            figures.profiled = worker_rate(url, sink, n, setup, log_dir, profile=True)
+    return figures
