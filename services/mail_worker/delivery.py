@@ -10,8 +10,6 @@ are sent again, with the same Message-ID, so a duplicate can be recognised.
 from __future__ import annotations
 
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Final
 from uuid import UUID
 
@@ -67,11 +65,9 @@ def claim(db: Database, email_id: UUID, *, lease: timedelta) -> OutboundEmail | 
 
 def send(db: Database, mailer: SmtpMailer, email: OutboundEmail, sender: str) -> None:
     """Send a claimed email and record what happened. Raises TransientError to retry."""
-    message = message_from_bytes(email.mime, _class=EmailMessage, policy=policy.SMTP)
-    assert isinstance(message, EmailMessage)
     try:
         reply = mailer.send(
-            message, sender=sender, recipients=email.envelope_recipients or [email.recipient]
+            email.mime, sender=sender, recipients=email.envelope_recipients or [email.recipient]
         )
     except TemporaryFailure as exc:
         _record(db, email.id, "pending", str(exc))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 import aiosmtplib
 import structlog
@@ -76,7 +75,7 @@ class SmtpMailer:
         self._local.client = client
         return client
 
-    async def _send(self, message: EmailMessage, sender: str, recipients: list[str]) -> SmtpReply:
+    async def _send(self, message: bytes, sender: str, recipients: list[str]) -> SmtpReply:
         try:
             client = await self._client()
         except (aiosmtplib.SMTPException, OSError) as exc:
@@ -87,7 +86,7 @@ class SmtpMailer:
             for recipient in recipients:
                 await client.rcpt(recipient)
             sent_data = True
-            response = await client.data(message.as_bytes())
+            response = await client.data(message)  # aiosmtplib normalises line endings
         except aiosmtplib.SMTPResponseException as exc:
             reply = SmtpReply(exc.code, exc.message)
             await self._reset(client)
@@ -108,7 +107,8 @@ class SmtpMailer:
         except (aiosmtplib.SMTPException, OSError):
             client.close()
 
-    def send(self, message: EmailMessage, *, sender: str, recipients: list[str]) -> SmtpReply:
+    def send(self, message: bytes, *, sender: str, recipients: list[str]) -> SmtpReply:
+        """Send a message exactly as stored (the bytes that fix its Message-ID)."""
         return self._loop().run_until_complete(self._send(message, sender, recipients))
 
     def close(self) -> None:

@@ -18,10 +18,11 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import FrameType
 from typing import Any, Final
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -133,6 +134,19 @@ class _Deadline:
             raise TemplateProblem(f"rendering took longer than {self._seconds:g} s")
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str, html: bool) -> Template:
+    """Compile once per source: compiling costs far more than rendering."""
+    environment = _ENVIRONMENTS[html]
+    try:
+        code = environment.compile(source, filename=TEMPLATE_FILENAME)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(exc.message or "syntax error", exc.lineno) from None
+    return environment.template_class.from_code(
+        environment, code, environment.make_globals(None), None
+    )
+
+
 def render(
     template: CheckedTemplate,
     context: Mapping[str, Any],
@@ -141,14 +155,7 @@ def render(
     max_chars: int = MAX_OUTPUT_CHARS,
 ) -> str:
     """Render a checked template with plain data (strings, numbers, dicts, lists)."""
-    environment = _ENVIRONMENTS[template.html]
-    try:
-        code = environment.compile(template.source, filename=TEMPLATE_FILENAME)
-        compiled = environment.template_class.from_code(
-            environment, code, environment.make_globals(None), None
-        )
-    except TemplateSyntaxError as exc:
-        raise TemplateProblem(exc.message or "syntax error", exc.lineno) from None
+    compiled = _compiled(template.source, template.html)
     deadline = _Deadline(max_seconds)
     previous = sys.gettrace()
     sys.settrace(deadline.global_trace)
