@@ -164,7 +164,12 @@ def cancel_pending_mail(
     )
     if purposes:
         statement = statement.where(ScheduledJob.purpose.in_(purposes))
-    session.execute(statement.values(status="cancelled", cancelled_at=ctx.now))
+    # No ORM bookkeeping: these rows are never loaded in the command's session.
+    session.execute(
+        statement.values(status="cancelled", cancelled_at=ctx.now).execution_options(
+            synchronize_session=False
+        )
+    )
 
 
 def cancel_interviews(session: Session, ctx: CommandContext, application_id: UUID) -> None:
@@ -177,4 +182,5 @@ def cancel_interviews(session: Session, ctx: CommandContext, application_id: UUI
             Interview.starts_at > ctx.now,
         )
         .values(status="cancelled", cancelled_at=ctx.now)
+        .execution_options(synchronize_session=False)
     )
