@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -449,3 +450,29 @@ class CpuMeter:
             names = ", ".join(f"{k} {v * 1000 / units:.2f}" for k, v in self.others_by_name.items())
             text += f" (others: {names})"
         return text
+
+
+WORKER_POLL_S = 0.02
+WORKER_STARTUP_TIMEOUT_S = 60.0
+# Lines in a worker's log that mean a message did not simply succeed.
+WORKER_TROUBLE = re.compile(r"Failed to process message|Retrying message|Traceback")
+
+
+def wait_first_drop(queue: str, n: int, process: Process) -> float:
+    """Poll ``queue``'s ready count every 20 ms until it drops below ``n``: the moment
+    the worker took its first message (perf_counter)."""
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
+    try:
+        channel = connection.channel()
+        deadline = time.monotonic() + WORKER_STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            ok = channel.queue_declare(queue, passive=True)
+            if int(ok.method.message_count) < n:
+                return time.perf_counter()
+            process.check_alive()
+            time.sleep(WORKER_POLL_S)
+    finally:
+        connection.close()
+    raise BenchError(
+        f"the worker took no message in {WORKER_STARTUP_TIMEOUT_S:.0f} s:\n{process.tail()}"
+    )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -40,7 +39,6 @@ from email.utils import formataddr, make_msgid
 from pathlib import Path
 
 import aiosmtplib
-import pika
 import psycopg
 from sqlalchemy import insert
 
@@ -48,6 +46,9 @@ from bench._common import (
     BIN,
     EVENTS_EXCHANGE,
     PHASE_TIMEOUT_S,
+    WORKER_POLL_S,
+    WORKER_STARTUP_TIMEOUT_S,
+    WORKER_TROUBLE,
     BenchError,
     CpuMeter,
     Process,
@@ -57,6 +58,7 @@ from bench._common import (
     queue_depth,
     rabbitmq_url,
     take_over_queue,
+    wait_first_drop,
     wait_until,
 )
 from bench.end_to_end import seed
@@ -74,8 +76,6 @@ from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
 
 SETTLE_S = 3.0
-POLL_S = 0.02
-STARTUP_TIMEOUT_S = 60.0
 ENQUEUE_LIMIT = 500
 MAX_BATCHES = 1_000  # of 500 jobs or outbox rows: ample for any figure here
 
@@ -132,7 +132,7 @@ class Sink:
             self.process.check_alive()
             return "sink ready" in self.process.tail()
 
-        wait_until(accepting, timeout_s=STARTUP_TIMEOUT_S, what="the SMTP sink")
+        wait_until(accepting, timeout_s=WORKER_STARTUP_TIMEOUT_S, what="the SMTP sink")
 
     def stop(self) -> None:
         self.process.stop()
@@ -347,25 +347,6 @@ def _worker(
         process.stop()
 
 
-def _first_drop(n: int, process: Process) -> float:
-    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
-    try:
-        channel = connection.channel()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            ok = channel.queue_declare(MAIL_QUEUE, passive=True)
-            if int(ok.method.message_count) < n:
-                return time.perf_counter()
-            process.check_alive()
-            time.sleep(POLL_S)
-    finally:
-        connection.close()
-    raise BenchError(f"the worker took no message in {STARTUP_TIMEOUT_S:.0f} s:\n{process.tail()}")
-
-
-_TROUBLE = re.compile(r"Failed to process message|Retrying message|Traceback")
-
-
 def _wait_sent(
     url: str,
     organisation_id: uuid.UUID,
@@ -403,10 +384,10 @@ def _wait_sent(
             if time.monotonic() > next_log_check:
                 process.check_alive()
                 sink.process.check_alive()
-                if _TROUBLE.search(process.tail(20_000)):
+                if WORKER_TROUBLE.search(process.tail(20_000)):
                     raise BenchError(f"the worker reports failures:\n{process.tail()}")
                 next_log_check = time.monotonic() + 1.0
-            time.sleep(POLL_S)
+            time.sleep(WORKER_POLL_S)
     raise BenchError(
         f"timed out after {PHASE_TIMEOUT_S:.0f} s: sink {sink.count() - base} of {n},"
         f" rows {counts}\n{process.tail()}"
@@ -434,7 +415,7 @@ def worker_rate(
                 "bench": lambda: [os.getpid()],
             }
         )
-        started = _first_drop(n, process)
+        started = wait_first_drop(MAIL_QUEUE, n, process)
         cpu.start()
         sink_done, finished = _wait_sent(url, organisation_id, sink, base, n, process, pids)
         cpu.stop()

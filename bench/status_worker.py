@@ -38,7 +38,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pika
 import psycopg
 from sqlalchemy import insert
 
@@ -46,6 +45,8 @@ from bench._common import (
     BIN,
     EVENTS_EXCHANGE,
     PHASE_TIMEOUT_S,
+    WORKER_POLL_S,
+    WORKER_TROUBLE,
     BenchError,
     CpuMeter,
     Process,
@@ -54,6 +55,7 @@ from bench._common import (
     queue_depth,
     rabbitmq_url,
     take_over_queue,
+    wait_first_drop,
     wait_until,
 )
 from bench.end_to_end import seed
@@ -71,8 +73,6 @@ from shared.settings import Settings
 
 ACCEPT_PER_TRANSACTION = 500
 SETTLE_S = 3.0
-POLL_S = 0.02
-STARTUP_TIMEOUT_S = 60.0
 CONSUMER = "status_worker"  # the worker's inbox consumer name
 RAW_THREADS = 8
 MAX_RELAY_BATCHES = 1_000  # of 500 rows: ample for any figure here
@@ -291,26 +291,6 @@ def _stop_children(pid: int) -> None:
                 os.kill(child, signal.SIGTERM)
 
 
-def _first_drop(n: int, process: Process) -> tuple[float, datetime]:
-    """Poll the ready count every 20 ms until it drops below ``n``; (perf_counter, UTC)."""
-    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
-    try:
-        channel = connection.channel()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            ok = channel.queue_declare(STATUS_QUEUE, passive=True)
-            if int(ok.method.message_count) < n:
-                return time.perf_counter(), datetime.now(UTC)
-            process.check_alive()
-            time.sleep(POLL_S)
-    finally:
-        connection.close()
-    raise BenchError(f"the worker took no message in {STARTUP_TIMEOUT_S:.0f} s:\n{process.tail()}")
-
-
-_TROUBLE = re.compile(r"Failed to process message|Retrying message|Traceback")
-
-
 def _wait_committed(
     url: str, batch: Batch, process: Process, states: Counter[str], backend_pids: set[int]
 ) -> float:
@@ -343,10 +323,10 @@ def _wait_committed(
                 states[_state(str(state), wait)] += 1
             if time.monotonic() > next_log_check:
                 process.check_alive()
-                if _TROUBLE.search(process.tail(20_000)):
+                if WORKER_TROUBLE.search(process.tail(20_000)):
                     raise BenchError(f"the worker reports failures:\n{process.tail()}")
                 next_log_check = time.monotonic() + 1.0
-            time.sleep(POLL_S)
+            time.sleep(WORKER_POLL_S)
     raise BenchError(
         f"timed out after {PHASE_TIMEOUT_S:.0f} s: {counts} of {n} commands\n{process.tail()}"
     )
@@ -389,7 +369,7 @@ def worker_rate(
                 "bench": lambda: [os.getpid()],
             }
         )
-        started, started_utc = _first_drop(n, process)
+        started, started_utc = wait_first_drop(STATUS_QUEUE, n, process), datetime.now(UTC)
         cpu.start()  # the worker's processes have booted: count only its work from here
         finished = _wait_committed(url, batch, process, states, backend_pids)
         cpu.stop()

@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 from sqlalchemy.orm import Session
 
 from shared.commands.envelope import CommandMessage
 from shared.db.models import OutboxMessage
 from shared.events import Event
 from shared.ids import new_id
-from shared.messaging.routes import route_for
+from shared.messaging.routes import Route, route_for
 
 TASK = "task"
 EVENT = "event"
 
 
-def enqueue_command(session: Session, command_type: str, message: CommandMessage) -> None:
-    """Queue a command for its worker; the relay publishes it after commit."""
-    route = route_for(command_type)
+def enqueue_task(
+    session: Session, route: Route, organisation_id: UUID, payload: dict[str, Any]
+) -> None:
+    """Queue a message (ids only) for a worker's actor; the relay publishes it after commit."""
     session.add(
         OutboxMessage(
             id=new_id(),
-            organisation_id=message.organisation_id,
+            organisation_id=organisation_id,
             kind=TASK,
             destination=route.queue,
             actor_name=route.actor,
-            payload=message.model_dump(mode="json"),
+            payload=payload,
         )
+    )
+
+
+def enqueue_command(session: Session, command_type: str, message: CommandMessage) -> None:
+    """Queue a command for the worker its route names."""
+    enqueue_task(
+        session,
+        route_for(command_type),
+        message.organisation_id,
+        message.model_dump(mode="json"),
     )
 
 

@@ -14,11 +14,11 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from shared.commands.envelope import MailJobMessage
 from shared.db.database import Database
-from shared.db.models import OutboxMessage, ScheduledJob
+from shared.db.models import ScheduledJob
 from shared.db.types import utcnow
-from shared.ids import new_id
-from shared.messaging.outbox import TASK
+from shared.messaging.outbox import enqueue_task
 from shared.messaging.routes import MAIL_JOB_ROUTE, Route
 
 log = structlog.get_logger(__name__)
@@ -43,16 +43,9 @@ def enqueue_due_jobs(db: Database, *, limit: int = 500) -> int:
             .with_for_update(skip_locked=True)
         ).all()
         for job in jobs:
-            route = JOB_ROUTES[job.kind]
-            session.add(
-                OutboxMessage(
-                    id=new_id(),
-                    organisation_id=job.organisation_id,
-                    kind=TASK,
-                    destination=route.queue,
-                    actor_name=route.actor,
-                    payload={"job_id": str(job.id), "organisation_id": str(job.organisation_id)},
-                )
+            message = MailJobMessage(job_id=job.id, organisation_id=job.organisation_id)
+            enqueue_task(
+                session, JOB_ROUTES[job.kind], job.organisation_id, message.model_dump(mode="json")
             )
             job.status = "enqueued"
             job.enqueued_at = now

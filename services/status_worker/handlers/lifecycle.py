@@ -14,7 +14,8 @@ from services.status_worker.changes import (
 )
 from services.status_worker.unit_of_work import CommandContext
 from shared.commands import DeleteApplication, RestoreApplication, WithdrawApplication
-from shared.events import ApplicationDeleted, ApplicationRestored
+from shared.db.models import Application
+from shared.events import ApplicationDeleted, ApplicationFlagChanged, ApplicationRestored
 from shared.messaging.outbox import publish_event
 
 
@@ -35,17 +36,7 @@ def delete_application(session: Session, ctx: CommandContext, cmd: DeleteApplica
     target = target_status(application, cmd.type)
     application.deleted_at = ctx.now
     change(session, ctx, application, target, "application.deleted", note=cmd.note)
-    publish_event(
-        session,
-        ApplicationDeleted(
-            occurred_at=ctx.now,
-            organisation_id=ctx.organisation_id,
-            application_id=application.id,
-            vacancy_id=application.vacancy_id,
-            command_id=ctx.command_id,
-            version=application.version,
-        ),
-    )
+    _announce(session, ctx, application, ApplicationDeleted)
 
 
 def restore_application(session: Session, ctx: CommandContext, cmd: RestoreApplication) -> None:
@@ -53,9 +44,18 @@ def restore_application(session: Session, ctx: CommandContext, cmd: RestoreAppli
     target = target_status(application, cmd.type)
     application.deleted_at = None
     change(session, ctx, application, target, "application.restored")
+    _announce(session, ctx, application, ApplicationRestored)
+
+
+def _announce(
+    session: Session,
+    ctx: CommandContext,
+    application: Application,
+    event: type[ApplicationFlagChanged],
+) -> None:
     publish_event(
         session,
-        ApplicationRestored(
+        event(
             occurred_at=ctx.now,
             organisation_id=ctx.organisation_id,
             application_id=application.id,
