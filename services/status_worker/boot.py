@@ -17,7 +17,7 @@ from shared.messaging.routes import STATUS_QUEUE
 from shared.settings import get_settings
 
 settings = get_settings()
-db = Database(settings.database_url, pool_size=8)
+db = Database(settings.database_url, pool_size=8, pre_ping=False)
 
 
 def _record_failure(message: dramatiq.MessageProxy, exception: BaseException) -> None:

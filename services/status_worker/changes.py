@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Table, Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from services.status_worker import transitions
 from services.status_worker.unit_of_work import CommandContext
 from shared.commands import ApplicationCommand
+from shared.db.appends import append
 from shared.db.models import Application, ApplicationEvent, Interview, ScheduledJob
 from shared.errors import RefusalCode, Refused
 from shared.events import ApplicationStatusChanged
@@ -21,6 +22,8 @@ from shared.messaging.outbox import publish_event
 from shared.statuses import ApplicationStatus
 
 log = structlog.get_logger(__name__)
+
+HISTORY: Final[Table] = ApplicationEvent.__table__  # type: ignore[assignment]
 
 
 def load_for_change(session: Session, ctx: CommandContext, cmd: ApplicationCommand) -> Application:
@@ -92,20 +95,22 @@ def record(
 ) -> None:
     """A history row, and ``application.status_changed`` when the status changed."""
     after = ApplicationStatus(application.status)
-    session.add(
-        ApplicationEvent(
-            id=new_id(),
-            organisation_id=ctx.organisation_id,
-            application_id=application.id,
-            command_id=ctx.command_id,
-            event_type=event_type,
-            actor=ctx.actor,
-            from_status=before,
-            to_status=after,
-            reason=reason,
-            note=note,
-            occurred_at=ctx.now,
-        )
+    append(
+        session,
+        HISTORY,
+        {
+            "id": new_id(),
+            "organisation_id": ctx.organisation_id,
+            "application_id": application.id,
+            "command_id": ctx.command_id,
+            "event_type": event_type,
+            "actor": ctx.actor,
+            "from_status": before,
+            "to_status": after,
+            "reason": reason,
+            "note": note,
+            "occurred_at": ctx.now,
+        },
     )
     if before != after:
         publish_event(
@@ -157,30 +162,52 @@ def cancel_pending_mail(
     session: Session, ctx: CommandContext, application_id: UUID, purposes: tuple[str, ...] = ()
 ) -> None:
     """Cancel the application's emails that have not gone to the mail worker yet."""
-    statement = update(ScheduledJob).where(
-        ScheduledJob.application_id == application_id,
-        ScheduledJob.organisation_id == ctx.organisation_id,
-        ScheduledJob.status == "pending",
-    )
-    if purposes:
-        statement = statement.where(ScheduledJob.purpose.in_(purposes))
-    # No ORM bookkeeping: these rows are never loaded in the command's session.
-    session.execute(
-        statement.values(status="cancelled", cancelled_at=ctx.now).execution_options(
-            synchronize_session=False
-        )
+    _execute_unsynchronised(
+        session,
+        _CANCEL_MAIL_OF_PURPOSES if purposes else _CANCEL_MAIL,
+        {"application": application_id, "organisation": ctx.organisation_id, "now": ctx.now}
+        | ({"purposes": list(purposes)} if purposes else {}),
     )
 
 
 def cancel_interviews(session: Session, ctx: CommandContext, application_id: UUID) -> None:
-    session.execute(
-        update(Interview)
-        .where(
-            Interview.application_id == application_id,
-            Interview.organisation_id == ctx.organisation_id,
-            Interview.status == "scheduled",
-            Interview.starts_at > ctx.now,
-        )
-        .values(status="cancelled", cancelled_at=ctx.now)
-        .execution_options(synchronize_session=False)
+    """Cancel the application's interviews that are still to come."""
+    _execute_unsynchronised(
+        session,
+        _CANCEL_INTERVIEWS,
+        {"application": application_id, "organisation": ctx.organisation_id, "now": ctx.now},
     )
+
+
+def _execute_unsynchronised(session: Session, statement: Update, params: dict[str, Any]) -> None:
+    # Straight on the connection: these rows are never loaded in a command's session,
+    # so the ORM has nothing to synchronise. Rows added in this session go out first.
+    if session.new:
+        session.flush()
+    session.connection().execute(statement, params)
+
+
+_jobs: Table = ScheduledJob.__table__  # type: ignore[assignment]
+_interviews: Table = Interview.__table__  # type: ignore[assignment]
+_CANCEL_MAIL: Final = (
+    update(_jobs)
+    .where(
+        _jobs.c.application_id == bindparam("application"),
+        _jobs.c.organisation_id == bindparam("organisation"),
+        _jobs.c.status == "pending",
+    )
+    .values(status="cancelled", cancelled_at=bindparam("now"))
+)
+_CANCEL_MAIL_OF_PURPOSES: Final = _CANCEL_MAIL.where(
+    _jobs.c.purpose.in_(bindparam("purposes", expanding=True))
+)
+_CANCEL_INTERVIEWS: Final = (
+    update(_interviews)
+    .where(
+        _interviews.c.application_id == bindparam("application"),
+        _interviews.c.organisation_id == bindparam("organisation"),
+        _interviews.c.status == "scheduled",
+        _interviews.c.starts_at > bindparam("now"),
+    )
+    .values(status="cancelled", cancelled_at=bindparam("now"))
+)

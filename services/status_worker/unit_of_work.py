@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar
 from uuid import UUID
 
 import structlog
+from sqlalchemy import JSON, Row, Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from shared.commands import COMMAND_ADAPTER, Command, CommandMessage
@@ -59,8 +61,8 @@ def run_command(db: Database, message: dict[str, Any], handler: Handler) -> None
         if not first_delivery(session, CONSUMER, str(ids.command_id)):
             log.info("command.duplicate_skipped")
             return
-        record = session.get(CommandRecord, ids.command_id, with_for_update=True)
-        if record is None or record.organisation_id != ids.organisation_id:
+        record = _lock_command(session, ids.command_id, ids.organisation_id)
+        if record is None:
             raise PermanentError(f"command {ids.command_id} not found for its organisation")
         try:
             command = COMMAND_ADAPTER.validate_python(record.payload)
@@ -79,23 +81,79 @@ def run_command(db: Database, message: dict[str, Any], handler: Handler) -> None
             _complete(session, record, CommandStatus.REJECTED, refusal.code, refusal.message)
             log.info("command.rejected", code=refusal.code, reason=refusal.message)
             return
-        record.result = context.result or None
-        _complete(session, record, CommandStatus.SUCCEEDED)
+        _complete(session, record, CommandStatus.SUCCEEDED, result=context.result or None)
         log.info("command.succeeded", command_type=record.type)
+
+
+def fail_command(session: Session, command_id: UUID, organisation_id: UUID, reason: str) -> None:
+    """Give a command that exhausted its retries, or failed permanently, its ``failed`` outcome."""
+    record = _lock_command(session, command_id, organisation_id)
+    if record is None or record.status != CommandStatus.ACCEPTED:
+        return
+    _complete(session, record, CommandStatus.FAILED, None, reason)
+
+
+# The command row is read and written through prebuilt Core statements: every
+# command pays for them, and the ORM would add nothing but its bookkeeping.
+_commands: Table = CommandRecord.__table__  # type: ignore[assignment]
+# No result is SQL NULL, as an ORM attribute left unset would be, not JSON 'null'.
+_NULLABLE_JSON: Final = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+_CommandRow: TypeAlias = Row[*tuple[Any, ...]]
+_LOCK_COMMAND: Final = (
+    select(
+        _commands.c.id,
+        _commands.c.organisation_id,
+        _commands.c.type,
+        _commands.c.idempotency_key,
+        _commands.c.application_id,
+        _commands.c.payload,
+        _commands.c.status,
+    )
+    .where(_commands.c.id == bindparam("command"), _commands.c.organisation_id == bindparam("org"))
+    .with_for_update()
+)
+_COMPLETE_COMMAND: Final = (
+    update(_commands)
+    .where(_commands.c.id == bindparam("command"))
+    .values(
+        status=bindparam("outcome"),
+        outcome_code=bindparam("code"),
+        outcome_message=bindparam("message"),
+        result=bindparam("produced", type_=_NULLABLE_JSON),
+        completed_at=bindparam("now"),
+    )
+)
+
+
+def _lock_command(session: Session, command_id: UUID, organisation_id: UUID) -> _CommandRow | None:
+    return (
+        session.connection()
+        .execute(_LOCK_COMMAND, {"command": command_id, "org": organisation_id})
+        .first()
+    )
 
 
 def _complete(
     session: Session,
-    record: CommandRecord,
+    record: _CommandRow,
     status: CommandStatus,
     code: RefusalCode | None = None,
     message: str | None = None,
+    *,
+    result: dict[str, Any] | None = None,
 ) -> None:
     now = utcnow()
-    record.status = status
-    record.outcome_code = code
-    record.outcome_message = message
-    record.completed_at = now
+    session.connection().execute(
+        _COMPLETE_COMMAND,
+        {
+            "command": record.id,
+            "outcome": status,
+            "code": code,
+            "message": message,
+            "produced": result,
+            "now": now,
+        },
+    )
     publish_event(
         session,
         CommandCompleted(
@@ -110,15 +168,3 @@ def _complete(
             application_id=record.application_id,
         ),
     )
-
-
-def fail_command(session: Session, command_id: UUID, organisation_id: UUID, reason: str) -> None:
-    """Give a command that exhausted its retries, or failed permanently, its ``failed`` outcome."""
-    record = session.get(CommandRecord, command_id, with_for_update=True)
-    if (
-        record is None
-        or record.organisation_id != organisation_id
-        or record.status != CommandStatus.ACCEPTED
-    ):
-        return
-    _complete(session, record, CommandStatus.FAILED, None, reason)

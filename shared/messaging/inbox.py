@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Final
+
+from sqlalchemy import Insert, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shared.db.models import InboxEntry
+
+_inbox: Table = InboxEntry.__table__  # type: ignore[assignment]
+
+
+def _insert_if_absent(
+    insert: Callable[[Table], postgresql.Insert] | Callable[[Table], sqlite.Insert],
+) -> Insert:
+    return (
+        insert(_inbox)
+        .values(consumer=bindparam("consumer_name"), message_key=bindparam("key"))
+        .on_conflict_do_nothing(index_elements=["consumer", "message_key"])
+        .returning(_inbox.c.message_key)
+    )
+
+
+_INSERT_IF_ABSENT: Final = {
+    "postgresql": _insert_if_absent(postgresql.insert),
+    "sqlite": _insert_if_absent(sqlite.insert),
+}
 
 
 def first_delivery(session: Session, consumer: str, message_key: str) -> bool:
@@ -14,12 +37,10 @@ def first_delivery(session: Session, consumer: str, message_key: str) -> bool:
     ``INSERT ... ON CONFLICT DO NOTHING`` is atomic under concurrency: a second
     copy of the message waits for the first transaction and then sees the conflict.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(InboxEntry)
-        .values(consumer=consumer, message_key=message_key)
-        .on_conflict_do_nothing(index_elements=["consumer", "message_key"])
-        .returning(InboxEntry.message_key)
+    connection = session.connection()
+    statement = _INSERT_IF_ABSENT[connection.dialect.name]
+    # RETURNING, not rowcount: rowcount is not reliable for this statement everywhere.
+    return (
+        connection.execute(statement, {"consumer_name": consumer, "key": message_key}).first()
+        is not None
     )
-    # RETURNING, not rowcount: an ORM session reports -1 for this statement.
-    return session.execute(statement).first() is not None

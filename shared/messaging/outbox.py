@@ -1,13 +1,19 @@
-"""Writing to the outbox, inside the caller's transaction."""
+"""Writing to the outbox, inside the caller's transaction.
+
+Outbox rows are append-only: they are queued on the session and inserted together
+when it commits (``shared.db.appends``), never read back in the same transaction.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from shared.commands.envelope import CommandMessage
+from shared.db.appends import append
 from shared.db.models import OutboxMessage
 from shared.events import Event
 from shared.ids import new_id
@@ -16,20 +22,24 @@ from shared.messaging.routes import Route, route_for
 TASK = "task"
 EVENT = "event"
 
+OUTBOX: Final[Table] = OutboxMessage.__table__  # type: ignore[assignment]
+
 
 def enqueue_task(
     session: Session, route: Route, organisation_id: UUID, payload: dict[str, Any]
 ) -> None:
     """Queue a message (ids only) for a worker's actor; the relay publishes it after commit."""
-    session.add(
-        OutboxMessage(
-            id=new_id(),
-            organisation_id=organisation_id,
-            kind=TASK,
-            destination=route.queue,
-            actor_name=route.actor,
-            payload=payload,
-        )
+    append(
+        session,
+        OUTBOX,
+        {
+            "id": new_id(),
+            "organisation_id": organisation_id,
+            "kind": TASK,
+            "destination": route.queue,
+            "actor_name": route.actor,
+            "payload": payload,
+        },
     )
 
 
@@ -45,13 +55,15 @@ def enqueue_command(session: Session, command_type: str, message: CommandMessage
 
 def publish_event(session: Session, event: Event) -> None:
     """Announce a change to subscribers, only if the surrounding transaction commits."""
-    session.add(
-        OutboxMessage(
-            id=event.event_id,
-            organisation_id=event.organisation_id,
-            kind=EVENT,
-            destination=event.name,
-            actor_name=None,
-            payload=event.model_dump(mode="json"),
-        )
+    append(
+        session,
+        OUTBOX,
+        {
+            "id": event.event_id,
+            "organisation_id": event.organisation_id,
+            "kind": EVENT,
+            "destination": event.name,
+            "actor_name": None,
+            "payload": event.model_dump(mode="json"),
+        },
     )
