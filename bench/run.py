@@ -5,15 +5,16 @@ in the same run: ``python bench/run.py [--quick]`` (``make bench``).
 2. End to end: ``withdraw_application`` over HTTP until its status is committed,
    against the HTTP floor (GET /healthz through the same client).
 3. The status worker: ``withdraw_application`` tasks from a full ``status`` queue to
-   committed, against raw psycopg running the same kind of transaction on 8 threads.
+   committed, against raw psycopg running the same kind of transaction on 8 threads,
+   and against Dramatiq draining a no-op actor with the same set-up.
 4. The mail worker: receipts from a full ``mail`` queue to an aiosmtpd sink, against
    raw aiosmtplib sending prebuilt messages over one connection to the same sink.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and RabbitMQ on 127.0.0.1:5672
 (guest); creates and drops databases ``werving_bench_<hex>``, and a RabbitMQ vhost
 ``werving_bench_<hex>`` with ``rabbitmqctl`` (else it uses the default vhost: it
-then declares and deletes ``werving.bench.events`` and purges the ``status`` and
-``mail`` queues).
+then declares and deletes ``werving.bench.events`` and purges the ``status``,
+``mail`` and ``bench_noop`` queues).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from bench._common import (  # noqa: E402
     scratch_database,
     server_versions,
 )
+from bench.dramatiq_floor import dramatiq_floor  # noqa: E402
 from bench.end_to_end import Setup, end_to_end  # noqa: E402
 from bench.mail import MailSetup, mail_figures  # noqa: E402
 from bench.mail import WorkerResult as MailResult  # noqa: E402
@@ -164,6 +166,7 @@ def status_worker_figure(n: int, setup: WorkerSetup, profile: str) -> None:
         tempfile.TemporaryDirectory(prefix="werving-bench-") as log_dir,
     ):
         figures = status_figures(url, n, setup, Path(log_dir), profile=wants_profile)
+        floor = dramatiq_floor(n, setup.processes, setup.threads, Path(log_dir))
     worker, raw = figures.worker, figures.raw_rate
     ratio = worker.rate / raw
     verdict = "meets" if ratio >= STATUS_TARGET_RATIO else "BELOW"
@@ -191,6 +194,12 @@ def status_worker_figure(n: int, setup: WorkerSetup, profile: str) -> None:
     _cpu_line("raw 4 statements, CPU ms per tx", figures.raws[-1])
     _cpu_line("raw full set, CPU ms per tx", full)
     print(f"    the worker's PostgreSQL connections, sampled every 20 ms: {worker.states()}")
+    print(
+        f"    Dramatiq's floor, a no-op actor on the same broker, middleware and"
+        f" {floor.processes} processes x {floor.threads} threads: {fmt(floor.rate)} msg/s"
+        f" (worker / that: {worker.rate / floor.rate:.2f});"
+        f" CPU ms per message: {floor.cpu.per_unit_ms(floor.messages)}"
+    )
     measured = {
         "the worker": worker.cpu,
         "raw before": figures.raws[0].cpu,

@@ -7,13 +7,13 @@ from typing import Any, Final
 from uuid import UUID
 
 import structlog
-from sqlalchemy import Table, Update, bindparam, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from services.status_worker import transitions
 from services.status_worker.unit_of_work import CommandContext
 from shared.commands import ApplicationCommand
-from shared.db.appends import append
+from shared.db.deferred_writes import append, defer
 from shared.db.models import Application, ApplicationEvent, Interview, ScheduledJob
 from shared.errors import RefusalCode, Refused
 from shared.events import ApplicationStatusChanged
@@ -28,14 +28,16 @@ HISTORY: Final[Table] = ApplicationEvent.__table__  # type: ignore[assignment]
 
 def load_for_change(session: Session, ctx: CommandContext, cmd: ApplicationCommand) -> Application:
     """Lock the application the command acts on; refuse when it is missing or moved on."""
-    application = session.scalar(
-        select(Application)
-        .where(
-            Application.id == cmd.application_id,
-            Application.organisation_id == ctx.organisation_id,
+    application = ctx.application
+    if application is None or application.id != cmd.application_id:
+        application = session.scalar(
+            select(Application)
+            .where(
+                Application.id == cmd.application_id,
+                Application.organisation_id == ctx.organisation_id,
+            )
+            .with_for_update()
         )
-        .with_for_update()
-    )
     if application is None:
         raise Refused(RefusalCode.NOT_FOUND, f"application {cmd.application_id} not found")
     if cmd.expected_version is not None and cmd.expected_version != application.version:
@@ -161,53 +163,40 @@ def schedule_mail(
 def cancel_pending_mail(
     session: Session, ctx: CommandContext, application_id: UUID, purposes: tuple[str, ...] = ()
 ) -> None:
-    """Cancel the application's emails that have not gone to the mail worker yet."""
-    _execute_unsynchronised(
-        session,
-        _CANCEL_MAIL_OF_PURPOSES if purposes else _CANCEL_MAIL,
-        {"application": application_id, "organisation": ctx.organisation_id, "now": ctx.now}
-        | ({"purposes": list(purposes)} if purposes else {}),
+    """Cancel, at commit, the application's emails that have not gone to the mail worker
+    yet; not the ones this command schedules."""
+    statement = (
+        update(_jobs)
+        .where(
+            _jobs.c.application_id == application_id,
+            _jobs.c.organisation_id == ctx.organisation_id,
+            _jobs.c.status == "pending",
+            _jobs.c.command_id.is_distinct_from(ctx.command_id),
+        )
+        .values(status="cancelled", cancelled_at=ctx.now)
     )
+    if purposes:
+        statement = statement.where(_jobs.c.purpose.in_(purposes))
+    defer(session, statement)
 
 
 def cancel_interviews(session: Session, ctx: CommandContext, application_id: UUID) -> None:
-    """Cancel the application's interviews that are still to come."""
-    _execute_unsynchronised(
+    """Cancel, at commit, the application's interviews that are still to come."""
+    defer(
         session,
-        _CANCEL_INTERVIEWS,
-        {"application": application_id, "organisation": ctx.organisation_id, "now": ctx.now},
+        update(_interviews)
+        .where(
+            _interviews.c.application_id == application_id,
+            _interviews.c.organisation_id == ctx.organisation_id,
+            _interviews.c.status == "scheduled",
+            _interviews.c.starts_at > ctx.now,
+            _interviews.c.command_id.is_distinct_from(ctx.command_id),
+        )
+        .values(status="cancelled", cancelled_at=ctx.now),
     )
 
 
-def _execute_unsynchronised(session: Session, statement: Update, params: dict[str, Any]) -> None:
-    # Straight on the connection: these rows are never loaded in a command's session,
-    # so the ORM has nothing to synchronise. Rows added in this session go out first.
-    if session.new:
-        session.flush()
-    session.connection().execute(statement, params)
-
-
+# Cancelled rows are never loaded in a command's session, so these bulk updates need
+# no ORM synchronisation; they wait for the commit (shared.db.deferred_writes).
 _jobs: Table = ScheduledJob.__table__  # type: ignore[assignment]
 _interviews: Table = Interview.__table__  # type: ignore[assignment]
-_CANCEL_MAIL: Final = (
-    update(_jobs)
-    .where(
-        _jobs.c.application_id == bindparam("application"),
-        _jobs.c.organisation_id == bindparam("organisation"),
-        _jobs.c.status == "pending",
-    )
-    .values(status="cancelled", cancelled_at=bindparam("now"))
-)
-_CANCEL_MAIL_OF_PURPOSES: Final = _CANCEL_MAIL.where(
-    _jobs.c.purpose.in_(bindparam("purposes", expanding=True))
-)
-_CANCEL_INTERVIEWS: Final = (
-    update(_interviews)
-    .where(
-        _interviews.c.application_id == bindparam("application"),
-        _interviews.c.organisation_id == bindparam("organisation"),
-        _interviews.c.status == "scheduled",
-        _interviews.c.starts_at > bindparam("now"),
-    )
-    .values(status="cancelled", cancelled_at=bindparam("now"))
-)

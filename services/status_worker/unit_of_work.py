@@ -5,21 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, TypeAlias, TypeVar
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 import structlog
-from sqlalchemy import JSON, Row, Table, bindparam, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Table, null, update
 from sqlalchemy.orm import Session
 
+from services.status_worker.claim import CommandRow, claim, lock_command
 from shared.commands import COMMAND_ADAPTER, Command, CommandMessage
 from shared.db.database import Database
-from shared.db.models import CommandRecord
+from shared.db.deferred_writes import defer
+from shared.db.models import Application, CommandRecord
 from shared.db.types import utcnow
 from shared.errors import PermanentError, RefusalCode, Refused
 from shared.events import CommandCompleted
-from shared.messaging.inbox import first_delivery
 from shared.messaging.outbox import publish_event
 from shared.statuses import CommandStatus
 
@@ -39,6 +39,8 @@ class CommandContext:
     application_id: UUID | None
     actor: str | None
     now: datetime
+    # The application the command names, when claiming the command locked it already.
+    application: Application | None = None
     # Filled by a handler with what the command produced (ids of new rows).
     result: dict[str, Any] = field(default_factory=dict)
 
@@ -58,12 +60,11 @@ def run_command(db: Database, message: dict[str, Any], handler: Handler) -> None
         raise PermanentError(f"malformed message: {exc}") from None
 
     with db.transaction() as session:
-        if not first_delivery(session, CONSUMER, str(ids.command_id)):
+        claimed = claim(session, CONSUMER, ids.command_id, ids.organisation_id)
+        if claimed is None:
             log.info("command.duplicate_skipped")
             return
-        record = _lock_command(session, ids.command_id, ids.organisation_id)
-        if record is None:
-            raise PermanentError(f"command {ids.command_id} not found for its organisation")
+        record = claimed.command
         try:
             command = COMMAND_ADAPTER.validate_python(record.payload)
         except ValueError as exc:
@@ -74,6 +75,7 @@ def run_command(db: Database, message: dict[str, Any], handler: Handler) -> None
             application_id=record.application_id,
             actor=command.actor,
             now=utcnow(),
+            application=claimed.application,
         )
         try:
             handler(session, context, command)
@@ -87,55 +89,18 @@ def run_command(db: Database, message: dict[str, Any], handler: Handler) -> None
 
 def fail_command(session: Session, command_id: UUID, organisation_id: UUID, reason: str) -> None:
     """Give a command that exhausted its retries, or failed permanently, its ``failed`` outcome."""
-    record = _lock_command(session, command_id, organisation_id)
+    record = lock_command(session, command_id, organisation_id)
     if record is None or record.status != CommandStatus.ACCEPTED:
         return
     _complete(session, record, CommandStatus.FAILED, None, reason)
 
 
-# The command row is read and written through prebuilt Core statements: every
-# command pays for them, and the ORM would add nothing but its bookkeeping.
 _commands: Table = CommandRecord.__table__  # type: ignore[assignment]
-# No result is SQL NULL, as an ORM attribute left unset would be, not JSON 'null'.
-_NULLABLE_JSON: Final = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
-_CommandRow: TypeAlias = Row[*tuple[Any, ...]]
-_LOCK_COMMAND: Final = (
-    select(
-        _commands.c.id,
-        _commands.c.organisation_id,
-        _commands.c.type,
-        _commands.c.idempotency_key,
-        _commands.c.application_id,
-        _commands.c.payload,
-        _commands.c.status,
-    )
-    .where(_commands.c.id == bindparam("command"), _commands.c.organisation_id == bindparam("org"))
-    .with_for_update()
-)
-_COMPLETE_COMMAND: Final = (
-    update(_commands)
-    .where(_commands.c.id == bindparam("command"))
-    .values(
-        status=bindparam("outcome"),
-        outcome_code=bindparam("code"),
-        outcome_message=bindparam("message"),
-        result=bindparam("produced", type_=_NULLABLE_JSON),
-        completed_at=bindparam("now"),
-    )
-)
-
-
-def _lock_command(session: Session, command_id: UUID, organisation_id: UUID) -> _CommandRow | None:
-    return (
-        session.connection()
-        .execute(_LOCK_COMMAND, {"command": command_id, "org": organisation_id})
-        .first()
-    )
 
 
 def _complete(
     session: Session,
-    record: _CommandRow,
+    record: CommandRow,
     status: CommandStatus,
     code: RefusalCode | None = None,
     message: str | None = None,
@@ -143,16 +108,18 @@ def _complete(
     result: dict[str, Any] | None = None,
 ) -> None:
     now = utcnow()
-    session.connection().execute(
-        _COMPLETE_COMMAND,
-        {
-            "command": record.id,
-            "outcome": status,
-            "code": code,
-            "message": message,
-            "produced": result,
-            "now": now,
-        },
+    defer(
+        session,
+        update(_commands)
+        .where(_commands.c.id == record.id)
+        .values(
+            status=status,
+            outcome_code=code,
+            outcome_message=message,
+            # No result is SQL NULL, not JSON 'null'.
+            result=null() if result is None else result,
+            completed_at=now,
+        ),
     )
     publish_event(
         session,

@@ -25,7 +25,8 @@ def _insert_if_absent(
     )
 
 
-_INSERT_IF_ABSENT: Final = {
+# Parameters ``consumer_name`` and ``key``; RETURNING a row when the key is new.
+INSERT_IF_ABSENT: Final = {
     "postgresql": _insert_if_absent(postgresql.insert),
     "sqlite": _insert_if_absent(sqlite.insert),
 }
@@ -38,7 +39,7 @@ def first_delivery(session: Session, consumer: str, message_key: str) -> bool:
     copy of the message waits for the first transaction and then sees the conflict.
     """
     connection = session.connection()
-    statement = _INSERT_IF_ABSENT[connection.dialect.name]
+    statement = INSERT_IF_ABSENT[connection.dialect.name]
     # RETURNING, not rowcount: rowcount is not reliable for this statement everywhere.
     return (
         connection.execute(statement, {"consumer_name": consumer, "key": message_key}).first()

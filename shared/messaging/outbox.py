@@ -1,7 +1,7 @@
 """Writing to the outbox, inside the caller's transaction.
 
 Outbox rows are append-only: they are queued on the session and inserted together
-when it commits (``shared.db.appends``), never read back in the same transaction.
+when it commits (``shared.db.deferred_writes``), never read back in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from shared.commands.envelope import CommandMessage
-from shared.db.appends import append
+from shared.db.deferred_writes import append
 from shared.db.models import OutboxMessage
 from shared.events import Event
 from shared.ids import new_id
