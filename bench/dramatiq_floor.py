@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import dramatiq
 
@@ -31,11 +32,12 @@ from bench._common import (
     wait_first_drop,
     wait_until,
 )
-from bench.noop_worker import NOOP_ACTOR, NOOP_QUEUE
 from shared.messaging.broker import build_broker, declare_worker_queues
 from shared.settings import Settings
 
 SETTLE_S = 3.0
+NOOP_QUEUE: Final = "bench_noop"
+NOOP_ACTOR: Final = "bench_noop"  # bench/noop_worker.py
 
 
 @dataclass

@@ -8,15 +8,13 @@ atomic across processes), so that the bench sees when the last one is done.
 from __future__ import annotations
 
 import os
-from typing import Any, Final
+from typing import Any
 
 import dramatiq
 
+from bench.dramatiq_floor import NOOP_ACTOR, NOOP_QUEUE
 from shared.messaging.broker import ACTOR_OPTIONS, boot_worker
 from shared.settings import get_settings
-
-NOOP_QUEUE: Final = "bench_noop"
-NOOP_ACTOR: Final = "bench_noop"
 
 broker = boot_worker(get_settings(), NOOP_QUEUE)
 _tally = os.open(os.environ["WERVING_BENCH_TALLY"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)

@@ -7,7 +7,7 @@ from typing import Any, Final
 from uuid import UUID
 
 import structlog
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from services.status_worker import transitions
@@ -165,34 +165,29 @@ def cancel_pending_mail(
 ) -> None:
     """Cancel, at commit, the application's emails that have not gone to the mail worker
     yet; not the ones this command schedules."""
-    statement = (
-        update(_jobs)
-        .where(
-            _jobs.c.application_id == application_id,
-            _jobs.c.organisation_id == ctx.organisation_id,
-            _jobs.c.status == "pending",
-            _jobs.c.command_id.is_distinct_from(ctx.command_id),
-        )
-        .values(status="cancelled", cancelled_at=ctx.now)
-    )
+    params = {
+        "application": application_id,
+        "organisation": ctx.organisation_id,
+        "command": ctx.command_id,
+        "now": ctx.now,
+    }
     if purposes:
-        statement = statement.where(_jobs.c.purpose.in_(purposes))
-    defer(session, statement)
+        defer(session, _CANCEL_MAIL_OF_PURPOSES, params | {"purposes": list(purposes)})
+    else:
+        defer(session, _CANCEL_MAIL, params)
 
 
 def cancel_interviews(session: Session, ctx: CommandContext, application_id: UUID) -> None:
     """Cancel, at commit, the application's interviews that are still to come."""
     defer(
         session,
-        update(_interviews)
-        .where(
-            _interviews.c.application_id == application_id,
-            _interviews.c.organisation_id == ctx.organisation_id,
-            _interviews.c.status == "scheduled",
-            _interviews.c.starts_at > ctx.now,
-            _interviews.c.command_id.is_distinct_from(ctx.command_id),
-        )
-        .values(status="cancelled", cancelled_at=ctx.now),
+        _CANCEL_INTERVIEWS,
+        {
+            "application": application_id,
+            "organisation": ctx.organisation_id,
+            "command": ctx.command_id,
+            "now": ctx.now,
+        },
     )
 
 
@@ -200,3 +195,27 @@ def cancel_interviews(session: Session, ctx: CommandContext, application_id: UUI
 # no ORM synchronisation; they wait for the commit (shared.db.deferred_writes).
 _jobs: Table = ScheduledJob.__table__  # type: ignore[assignment]
 _interviews: Table = Interview.__table__  # type: ignore[assignment]
+_CANCEL_MAIL: Final = (
+    update(_jobs)
+    .where(
+        _jobs.c.application_id == bindparam("application"),
+        _jobs.c.organisation_id == bindparam("organisation"),
+        _jobs.c.status == "pending",
+        _jobs.c.command_id.is_distinct_from(bindparam("command")),
+    )
+    .values(status="cancelled", cancelled_at=bindparam("now"))
+)
+_CANCEL_MAIL_OF_PURPOSES: Final = _CANCEL_MAIL.where(
+    _jobs.c.purpose.in_(bindparam("purposes", expanding=True))
+)
+_CANCEL_INTERVIEWS: Final = (
+    update(_interviews)
+    .where(
+        _interviews.c.application_id == bindparam("application"),
+        _interviews.c.organisation_id == bindparam("organisation"),
+        _interviews.c.status == "scheduled",
+        _interviews.c.starts_at > bindparam("now"),
+        _interviews.c.command_id.is_distinct_from(bindparam("command")),
+    )
+    .values(status="cancelled", cancelled_at=bindparam("now"))
+)

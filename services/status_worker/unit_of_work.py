@@ -9,7 +9,8 @@ from typing import Any, Final, TypeVar
 from uuid import UUID
 
 import structlog
-from sqlalchemy import Table, null, update
+from sqlalchemy import JSON, Table, bindparam, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from services.status_worker.claim import CommandRow, claim, lock_command
@@ -96,6 +97,19 @@ def fail_command(session: Session, command_id: UUID, organisation_id: UUID, reas
 
 
 _commands: Table = CommandRecord.__table__  # type: ignore[assignment]
+# No result is SQL NULL, as an ORM attribute left unset would be, not JSON 'null'.
+_NULLABLE_JSON: Final = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+_COMPLETE_COMMAND: Final = (
+    update(_commands)
+    .where(_commands.c.id == bindparam("command"))
+    .values(
+        status=bindparam("outcome"),
+        outcome_code=bindparam("code"),
+        outcome_message=bindparam("message"),
+        result=bindparam("produced", type_=_NULLABLE_JSON),
+        completed_at=bindparam("now"),
+    )
+)
 
 
 def _complete(
@@ -110,16 +124,15 @@ def _complete(
     now = utcnow()
     defer(
         session,
-        update(_commands)
-        .where(_commands.c.id == record.id)
-        .values(
-            status=status,
-            outcome_code=code,
-            outcome_message=message,
-            # No result is SQL NULL, not JSON 'null'.
-            result=null() if result is None else result,
-            completed_at=now,
-        ),
+        _COMPLETE_COMMAND,
+        {
+            "command": record.id,
+            "outcome": status,
+            "code": code,
+            "message": message,
+            "produced": result,
+            "now": now,
+        },
     )
     publish_event(
         session,

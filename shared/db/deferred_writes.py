@@ -5,7 +5,8 @@ pending mail, complete the command) touch rows it does not load. None of them ne
 the ORM's unit of work, and none need to reach the database before the commit:
 
 - ``append`` queues a row for a table;
-- ``defer`` queues a whole Core INSERT, UPDATE or DELETE.
+- ``defer`` queues a prebuilt Core INSERT, UPDATE or DELETE with the values of its
+  named ``bindparam``s.
 
 Just before the commit the session flushes (the queued writes may refer to rows it
 adds), then the queued writes run in the order they were queued. On PostgreSQL they
@@ -13,14 +14,30 @@ are one statement, each write a data-modifying CTE, so the whole batch is a sing
 round trip. Such CTEs all see the snapshot from before the statement, so deferred
 writes must not depend on one another's effects, nor touch one row twice. A rollback
 forgets them.
+
+Statements are prebuilt, never built per call: building a Core statement and its
+cache key costs more than running it. The combined statement for each sequence of
+templates is built once and kept.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeAlias
+from functools import cache, lru_cache
+from typing import Any, Final, TypeAlias, cast
 
-from sqlalchemy import ColumnDefault, Delete, Insert, Table, Update, event, insert
+from sqlalchemy import (
+    BindParameter,
+    ColumnDefault,
+    Delete,
+    Insert,
+    Table,
+    Update,
+    bindparam,
+    event,
+    insert,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 
 Write: TypeAlias = Insert | Update | Delete
 
@@ -37,36 +54,59 @@ def append(session: Session, table: Table, row: dict[str, Any]) -> None:
         default = column.default
         if column.key not in row and isinstance(default, ColumnDefault):
             row[column.key] = default.arg(None) if default.is_callable else default.arg
-    _queue(session).append((table, row))
+    _queue(session).append((_insert_template(table, tuple(row)), row))
 
 
-def defer(session: Session, statement: Write) -> None:
-    """Run ``statement`` (with its values bound) when the session's transaction commits."""
-    _queue(session).append((None, statement))
+def defer(session: Session, template: Write, params: dict[str, Any]) -> None:
+    """Run ``template``, a prebuilt statement, with ``params`` when the transaction commits."""
+    _queue(session).append((template, params))
 
 
-def _queue(session: Session) -> list[tuple[Table | None, Any]]:
-    queued: list[tuple[Table | None, Any]] = session.info.setdefault(_QUEUED, [])
+def _queue(session: Session) -> list[tuple[Write, dict[str, Any]]]:
+    queued: list[tuple[Write, dict[str, Any]]] = session.info.setdefault(_QUEUED, [])
     return queued
+
+
+@cache
+def _insert_template(table: Table, keys: tuple[str, ...]) -> Insert:
+    return insert(table).values({key: bindparam(key, type_=table.c[key].type) for key in keys})
+
+
+@lru_cache(maxsize=512)
+def _combined(templates: tuple[Write, ...]) -> Write:
+    """``WITH deferred_0 AS (...), ... <last>``, the parameters of write ``i`` suffixed ``_i``."""
+    *first, last = (_suffixed(template, f"_{i}") for i, template in enumerate(templates))
+    return last.add_cte(*(write.cte(f"deferred_{i}") for i, write in enumerate(first)))
+
+
+def _suffixed(template: Write, suffix: str) -> Write:
+    def rename(element: Any, **_kw: Any) -> Any:
+        # Named parameters only: a literal value's anonymous parameter carries its value.
+        if isinstance(element, BindParameter) and element.value is None:
+            return bindparam(element.key + suffix, type_=element.type, expanding=element.expanding)
+        return None
+
+    return cast(Write, visitors.replacement_traverse(template, {}, rename))
 
 
 @event.listens_for(Session, "before_commit")
 def _write_deferred(session: Session) -> None:
-    queued = session.info.pop(_QUEUED, None)
+    queued: list[tuple[Write, dict[str, Any]]] | None = session.info.pop(_QUEUED, None)
     if not queued:
         return
     session.flush()
-    # One INSERT per row, not one per table: SQLAlchemy caches the compiled form of
-    # a single-row INSERT, never that of a multi-row one.
-    statements: list[Write] = [
-        insert(table).values(item) if table is not None else item for table, item in queued
-    ]
     connection = session.connection()
-    if connection.dialect.name == "postgresql" and len(statements) > 1:
-        *first, last = statements
-        statements = [last.add_cte(*(s.cte(f"deferred_{i}") for i, s in enumerate(first)))]
-    for statement in statements:
-        connection.execute(statement)
+    if connection.dialect.name == "postgresql" and len(queued) > 1:
+        statement = _combined(tuple(template for template, _ in queued))
+        params = {
+            f"{key}_{i}": value
+            for i, (_, values) in enumerate(queued)
+            for key, value in values.items()
+        }
+        connection.execute(statement, params)
+        return
+    for template, values in queued:
+        connection.execute(template, values)
 
 
 @event.listens_for(Session, "after_soft_rollback")
