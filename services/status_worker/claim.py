@@ -14,6 +14,7 @@ from uuid import UUID
 from sqlalchemy import Row, Select, Table, bindparam, exists, select, true
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from shared.db.deferred_writes import update_at_commit
 from shared.db.models import Application, CommandRecord
 from shared.errors import PermanentError
 from shared.messaging.inbox import INSERT_IF_ABSENT, first_delivery
@@ -73,6 +74,7 @@ def _attach_application(session: Session, row: CommandRow) -> Application | None
     application = Application(**{key: values[label] for key, label in _APPLICATION_LABELS})
     make_transient_to_detached(application)  # as if loaded: no pending changes
     session.add(application)
+    update_at_commit(session, application)  # with the deferred writes: no flush for it
     return application
 
 

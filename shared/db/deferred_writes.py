@@ -6,7 +6,10 @@ the ORM's unit of work, and none need to reach the database before the commit:
 
 - ``append`` queues a row for a table;
 - ``defer`` queues a prebuilt Core INSERT, UPDATE or DELETE with the values of its
-  named ``bindparam``s.
+  named ``bindparam``s;
+- ``update_at_commit`` has the changed columns of one loaded ORM object written as
+  such an UPDATE instead of by the flush (the object's changes stay visible to the
+  session until then; an autoflush meanwhile writes them as usual).
 
 Just before the commit the session flushes (the queued writes may refer to rows it
 adds), then the queued writes run in the order they were queued. On PostgreSQL they
@@ -35,6 +38,8 @@ from sqlalchemy import (
     bindparam,
     event,
     insert,
+    inspect,
+    update,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
@@ -42,6 +47,7 @@ from sqlalchemy.sql import visitors
 Write: TypeAlias = Insert | Update | Delete
 
 _QUEUED: Final = "werving.deferred_writes"
+_TRACKED: Final = "werving.update_at_commit"
 
 
 def append(session: Session, table: Table, row: dict[str, Any]) -> None:
@@ -62,6 +68,26 @@ def defer(session: Session, template: Write, params: dict[str, Any]) -> None:
     _queue(session).append((template, params))
 
 
+def update_at_commit(session: Session, instance: object) -> None:
+    """Write ``instance``'s changed columns with the deferred writes, not the flush."""
+    session.info.setdefault(_TRACKED, []).append(instance)
+
+
+def _defer_tracked(session: Session, tracked: list[object]) -> None:
+    for instance in tracked:
+        state = inspect(instance)
+        table = state.mapper.local_table
+        changed = tuple(sorted(state.committed_state))
+        if state.session is not session or not isinstance(table, Table) or not changed:
+            continue
+        if any(key not in table.c for key in changed):
+            continue  # not plain columns: leave it to the flush
+        primary_key = {column.key: getattr(instance, column.key) for column in table.primary_key}
+        values = {key: getattr(instance, key) for key in changed}
+        defer(session, _update_template(table, changed), primary_key | values)
+        session.expunge(instance)  # written above: nothing left for the flush
+
+
 def _queue(session: Session) -> list[tuple[Write, dict[str, Any]]]:
     queued: list[tuple[Write, dict[str, Any]]] = session.info.setdefault(_QUEUED, [])
     return queued
@@ -70,6 +96,12 @@ def _queue(session: Session) -> list[tuple[Write, dict[str, Any]]]:
 @cache
 def _insert_template(table: Table, keys: tuple[str, ...]) -> Insert:
     return insert(table).values({key: bindparam(key, type_=table.c[key].type) for key in keys})
+
+
+@cache
+def _update_template(table: Table, keys: tuple[str, ...]) -> Update:
+    where = [column == bindparam(column.key) for column in table.primary_key]
+    return update(table).where(*where).values({key: bindparam(key) for key in keys})
 
 
 @lru_cache(maxsize=512)
@@ -91,6 +123,9 @@ def _suffixed(template: Write, suffix: str) -> Write:
 
 @event.listens_for(Session, "before_commit")
 def _write_deferred(session: Session) -> None:
+    tracked: list[object] | None = session.info.pop(_TRACKED, None)
+    if tracked:
+        _defer_tracked(session, tracked)
     queued: list[tuple[Write, dict[str, Any]]] | None = session.info.pop(_QUEUED, None)
     if not queued:
         return
@@ -112,3 +147,4 @@ def _write_deferred(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_deferred(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(_QUEUED, None)
+    session.info.pop(_TRACKED, None)

@@ -85,8 +85,13 @@ def test_withdrawing_claims_in_one_statement_and_writes_the_rest_in_one_more(pg:
     assert "FROM applications" in claims[0]
     assert "FOR UPDATE OF commands" in claims[0]
     assert not any(s.lstrip().startswith("SELECT") for s in sent if s not in claims)
-    # And one statement wrote the history, both events, both cancels and the outcome
+    # And one statement wrote the application, its history, both events, both cancels
+    # and the outcome; the only other one is the flush of the mail job it schedules
     [batch] = [s for s in sent if "INSERT INTO application_events" in s]
+    assert "UPDATE applications" in batch
+    assert [s for s in sent if s not in claims and s != batch] == [
+        next(s for s in sent if s.startswith("INSERT INTO scheduled_jobs"))
+    ]
     for part in ("INSERT INTO outbox", "UPDATE scheduled_jobs", "UPDATE interviews"):
         assert batch.count(part) == (2 if part == "INSERT INTO outbox" else 1), part
     assert "UPDATE commands" in batch
