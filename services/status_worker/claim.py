@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 from uuid import UUID
 
-from sqlalchemy import Row, Select, Table, bindparam, exists, select, true
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import Row, Select, Table, bindparam, exists, inspect, select, true
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shared.db.deferred_writes import update_at_commit
 from shared.db.models import Application, CommandRecord
@@ -71,8 +72,12 @@ def _attach_application(session: Session, row: CommandRow) -> Application | None
     values = row._mapping
     if values[_APPLICATION_PREFIX + "id"] is None:
         return None
-    application = Application(**{key: values[label] for key, label in _APPLICATION_LABELS})
-    make_transient_to_detached(application)  # as if loaded: no pending changes
+    # As the ORM's loader does: a new instance, its columns set without history (the
+    # declarative constructor would record each as a change, at some cost).
+    application: Application = _APPLICATION_MANAGER.new_instance()
+    for key, label in _APPLICATION_LABELS:
+        set_committed_value(application, key, values[label])
+    make_transient_to_detached(application)  # persistent once added, with its identity
     session.add(application)
     update_at_commit(session, application)  # with the deferred writes: no flush for it
     return application
@@ -95,6 +100,8 @@ _THIS_COMMAND: Final = (
 )
 _LOCK_COMMAND: Final = select(*_COMMAND_COLUMNS).where(*_THIS_COMMAND).with_for_update()
 
+configure_mappers()  # set_committed_value needs the attributes' implementations
+_APPLICATION_MANAGER: Final = inspect(Application).class_manager
 _APPLICATION_PREFIX: Final = "application__"
 _APPLICATION_LABELS: Final = tuple((c.key, _APPLICATION_PREFIX + c.key) for c in _applications.c)
 
