@@ -165,12 +165,7 @@ def cancel_pending_mail(
 ) -> None:
     """Cancel, at commit, the application's emails that have not gone to the mail worker
     yet; not the ones this command schedules."""
-    params = {
-        "application": application_id,
-        "organisation": ctx.organisation_id,
-        "command": ctx.command_id,
-        "now": ctx.now,
-    }
+    params = _cancel_params(ctx, application_id)
     if purposes:
         defer(session, _CANCEL_MAIL_OF_PURPOSES, params | {"purposes": list(purposes)})
     else:
@@ -179,16 +174,16 @@ def cancel_pending_mail(
 
 def cancel_interviews(session: Session, ctx: CommandContext, application_id: UUID) -> None:
     """Cancel, at commit, the application's interviews that are still to come."""
-    defer(
-        session,
-        _CANCEL_INTERVIEWS,
-        {
-            "application": application_id,
-            "organisation": ctx.organisation_id,
-            "command": ctx.command_id,
-            "now": ctx.now,
-        },
-    )
+    defer(session, _CANCEL_INTERVIEWS, _cancel_params(ctx, application_id))
+
+
+def _cancel_params(ctx: CommandContext, application_id: UUID) -> dict[str, Any]:
+    return {
+        "application": application_id,
+        "organisation": ctx.organisation_id,
+        "command": ctx.command_id,
+        "now": ctx.now,
+    }
 
 
 # Cancelled rows are never loaded in a command's session, so these bulk updates need
