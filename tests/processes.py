@@ -14,7 +14,27 @@ from pathlib import Path
 
 import httpx
 
+from tests.factories import new_key
+
 BIN = Path(sys.executable).parent
+
+
+def run_over_http(
+    api_url: str, headers: dict[str, str], body: dict[str, object]
+) -> dict[str, object]:
+    """POST a command, wait for its outcome, and return it; it must have succeeded."""
+    response = httpx.post(
+        f"{api_url}/v1/commands", json=body, headers={**headers, "Idempotency-Key": new_key()}
+    )
+    assert response.status_code == 202, response.text
+    location = api_url + response.json()["location"]
+    wait_until(
+        lambda: httpx.get(location, headers=headers).json()["status"] != "accepted",
+        what=str(body["type"]),
+    )
+    outcome: dict[str, object] = httpx.get(location, headers=headers).json()
+    assert outcome["status"] == "succeeded", outcome
+    return outcome
 
 
 def free_port() -> int:

@@ -1,4 +1,5 @@
-"""Rows inserted straight into the database, for tests that read them back over the API."""
+"""Rows inserted straight into the database, for tests that read them back over the API,
+and every value the database holds, for canary searches."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from shared.db.base import Base
 from shared.db.database import Database
 from shared.db.models import (
     Applicant,
@@ -107,3 +109,15 @@ def a_rejection_reason(
         ).first()
     assert reason_id is not None, f"no {rejection_type} reason"
     return reason_id
+
+
+def every_value(db: Database) -> list[tuple[str, str, object]]:
+    """(table, column, value) for every non-null value of every row of every table."""
+    with db.transaction() as session:
+        return [
+            (table.name, column, value)
+            for table in Base.metadata.sorted_tables
+            for row in session.execute(select(table)).mappings()
+            for column, value in row.items()
+            if value is not None
+        ]

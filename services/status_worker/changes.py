@@ -23,8 +23,6 @@ from shared.statuses import ApplicationStatus
 
 log = structlog.get_logger(__name__)
 
-HISTORY: Final[Table] = ApplicationEvent.__table__  # type: ignore[assignment]
-
 
 def load_for_change(session: Session, ctx: CommandContext, cmd: ApplicationCommand) -> Application:
     """Lock the application the command acts on; refuse when it is missing or moved on."""
@@ -99,7 +97,7 @@ def record(
     after = ApplicationStatus(application.status)
     append(
         session,
-        HISTORY,
+        ApplicationEvent,
         {
             "id": new_id(),
             "organisation_id": ctx.organisation_id,

@@ -35,17 +35,17 @@ def claim(session: Session, consumer: str, command_id: UUID, organisation_id: UU
 
     Raises PermanentError when the command does not exist for the organisation.
     """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        if not first_delivery(session, consumer, str(command_id)):
+            return None
+        return Claim(_require(lock_command(session, command_id, organisation_id), command_id), None)
     params = {
         "consumer_name": consumer,
         "key": str(command_id),
         "command": command_id,
         "org": organisation_id,
     }
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        if not first_delivery(session, consumer, str(command_id)):
-            return None
-        return Claim(_require(lock_command(session, command_id, organisation_id), command_id), None)
     row = _require(connection.execute(_CLAIM, params).first(), command_id)
     if not row.first_delivery:
         return None

@@ -41,7 +41,7 @@ from sqlalchemy import (
     inspect,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.sql import visitors
 
 Write: TypeAlias = Insert | Update | Delete
@@ -50,12 +50,13 @@ _QUEUED: Final = "werving.deferred_writes"
 _TRACKED: Final = "werving.update_at_commit"
 
 
-def append(session: Session, table: Table, row: dict[str, Any]) -> None:
-    """Insert ``row`` into ``table`` when the session's transaction commits.
+def append(session: Session, model: type[DeclarativeBase], row: dict[str, Any]) -> None:
+    """Insert ``row`` into ``model``'s table when the session's transaction commits.
 
     Columns left out take their Python-side defaults now: a statement nested in a
     CTE would not get them.
     """
+    table = cast(Table, model.__table__)
     for column in table.columns:
         default = column.default
         if column.key not in row and isinstance(default, ColumnDefault):

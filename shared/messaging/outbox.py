@@ -6,10 +6,9 @@ when it commits (``shared.db.deferred_writes``), never read back in the same tra
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from shared.commands.envelope import CommandMessage
@@ -22,8 +21,6 @@ from shared.messaging.routes import Route, route_for
 TASK = "task"
 EVENT = "event"
 
-OUTBOX: Final[Table] = OutboxMessage.__table__  # type: ignore[assignment]
-
 
 def enqueue_task(
     session: Session, route: Route, organisation_id: UUID, payload: dict[str, Any]
@@ -31,7 +28,7 @@ def enqueue_task(
     """Queue a message (ids only) for a worker's actor; the relay publishes it after commit."""
     append(
         session,
-        OUTBOX,
+        OutboxMessage,
         {
             "id": new_id(),
             "organisation_id": organisation_id,
@@ -57,7 +54,7 @@ def publish_event(session: Session, event: Event) -> None:
     """Announce a change to subscribers, only if the surrounding transaction commits."""
     append(
         session,
-        OUTBOX,
+        OutboxMessage,
         {
             "id": event.event_id,
             "organisation_id": event.organisation_id,

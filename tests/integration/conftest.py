@@ -10,7 +10,16 @@ import pytest
 
 from shared.messaging.routes import WORKER_QUEUES
 from shared.settings import Settings
-from tests.processes import free_port, http_ready, running, service_env, status_worker, werving
+from tests.processes import (
+    BIN,
+    free_port,
+    http_ready,
+    running,
+    service_env,
+    status_worker,
+    werving,
+)
+from tests.smtp_sinks import Sink, smtp_sink
 
 pytestmark = pytest.mark.integration
 
@@ -66,3 +75,31 @@ def api_url(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         ready=http_ready(f"{base}/healthz"),
     ):
         yield base
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    """An SMTP server on loopback that keeps what it receives."""
+    with smtp_sink() as (sink, port):
+        yield sink, port
+
+
+@pytest.fixture
+def mail_pipeline(env: dict[str, str], sink: tuple[Sink, int], tmp_path: Path) -> Iterator[None]:
+    """The scheduler and a mail worker that sends to ``sink``."""
+    mail_env = {**env, "WERVING_SMTP_PORT": str(sink[1])}
+    mail_worker = [
+        str(BIN / "dramatiq"),
+        "services.mail_worker.actors",
+        "--queues",
+        "mail",
+        "--processes",
+        "1",
+        "--threads",
+        "2",
+    ]
+    with (
+        running(werving("scheduler"), env=env, log_path=tmp_path / "scheduler.log"),
+        running(mail_worker, env=mail_env, log_path=tmp_path / "mail_worker.log"),
+    ):
+        yield

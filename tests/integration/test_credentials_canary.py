@@ -16,15 +16,13 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pika
 import pytest
-from sqlalchemy import select
 
-from shared.db.base import Base
 from shared.db.database import Database
 from tests.conftest import make_tenant
-from tests.factories import new_key
-from tests.processes import BIN, running, wait_until, werving
+from tests.processes import run_over_http, wait_until
+from tests.read_rows import every_value
 from tests.seeds import seed_reference
-from tests.smtp_sinks import Sink, smtp_sink
+from tests.smtp_sinks import Sink
 
 pytestmark = pytest.mark.integration
 
@@ -61,24 +59,6 @@ def firehose(amqp: str) -> Iterator[pika.adapters.blocking_connection.BlockingCh
         connection.close()
 
 
-@pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    with smtp_sink() as (sink, port):
-        yield sink, port
-
-
-@pytest.fixture
-def mail_pipeline(env: dict[str, str], sink: tuple[Sink, int], tmp_path: Path) -> Iterator[None]:
-    mail_env = {**env, "WERVING_SMTP_PORT": str(sink[1])}
-    mail_worker = [str(BIN / "dramatiq"), "services.mail_worker.actors", "--queues", "mail"]
-    mail_worker += ["--processes", "1", "--threads", "2"]
-    with (
-        running(werving("scheduler"), env=env, log_path=tmp_path / "scheduler.log"),
-        running(mail_worker, env=mail_env, log_path=tmp_path / "mail_worker.log"),
-    ):
-        yield
-
-
 def _text(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
@@ -99,18 +79,7 @@ def test_no_token_or_password_in_rabbitmq_messages_logs_or_the_database(
     headers = tenant.headers
 
     def command(body: dict[str, object]) -> dict[str, object]:
-        response = httpx.post(
-            f"{api_url}/v1/commands", json=body, headers={**headers, "Idempotency-Key": new_key()}
-        )
-        assert response.status_code == 202, response.text
-        location = api_url + response.json()["location"]
-        wait_until(
-            lambda: httpx.get(location, headers=headers).json()["status"] != "accepted",
-            what=str(body["type"]),
-        )
-        outcome: dict[str, object] = httpx.get(location, headers=headers).json()
-        assert outcome["status"] == "succeeded", outcome
-        return outcome
+        return run_over_http(api_url, headers, body)
 
     # Given an applicant who gets portal credentials by email, through every process
     registered = command(
@@ -158,13 +127,6 @@ def test_no_token_or_password_in_rabbitmq_messages_logs_or_the_database(
     assert {"api.log", "mail_worker.log", "status_worker.log"} <= set(logs)
     assert [name for name, text in logs.items() if token in text or PASSWORD in text] == []
     # nor does the database, in any column of any table
-    with pg.transaction() as session:
-        values = [
-            str(value)
-            for table in Base.metadata.sorted_tables
-            for row in session.execute(select(table))
-            for value in row
-            if value is not None
-        ]
+    values = [str(value) for _table, _column, value in every_value(pg)]
     assert any("ann@example.org" in v for v in values)  # the canary looked at something
     assert [v for v in values if token in v or PASSWORD in v] == []

@@ -3,48 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
-from pathlib import Path
 
-import httpx
 import pytest
 
 from shared.db.database import Database
 from tests.conftest import make_tenant
-from tests.factories import new_key
-from tests.processes import BIN, running, wait_until, werving
+from tests.processes import run_over_http, wait_until
 from tests.seeds import seed_reference
-from tests.smtp_sinks import Sink, smtp_sink
+from tests.smtp_sinks import Sink
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    with smtp_sink() as (sink, port):
-        yield sink, port
-
-
-@pytest.fixture
-def mail_pipeline(env: dict[str, str], sink: tuple[Sink, int], tmp_path: Path) -> Iterator[None]:
-    mail_env = {**env, "WERVING_SMTP_PORT": str(sink[1])}
-    mail_worker = [
-        str(BIN / "dramatiq"),
-        "services.mail_worker.actors",
-        "--queues",
-        "mail",
-        "--processes",
-        "1",
-        "--threads",
-        "2",
-    ]
-    with (
-        running(werving("scheduler"), env=env, log_path=tmp_path / "scheduler.log"),
-        running(mail_worker, env=mail_env, log_path=tmp_path / "mail_worker.log"),
-    ):
-        yield
 
 
 @pytest.mark.usefixtures("relay_process", "worker_process", "mail_pipeline")
@@ -57,18 +27,7 @@ def test_a_receipt_reaches_the_smtp_server_and_a_cancelled_rejection_never_does(
     headers = tenant.headers
 
     def post(body: dict[str, object]) -> dict[str, object]:
-        response = httpx.post(
-            f"{api_url}/v1/commands", json=body, headers={**headers, "Idempotency-Key": new_key()}
-        )
-        assert response.status_code == 202, response.text
-        location = response.json()["location"]
-        wait_until(
-            lambda: httpx.get(api_url + location, headers=headers).json()["status"] != "accepted",
-            what=str(body["type"]),
-        )
-        outcome: dict[str, object] = httpx.get(api_url + location, headers=headers).json()
-        assert outcome["status"] == "succeeded", outcome
-        return outcome
+        return run_over_http(api_url, headers, body)
 
     # Given an application registered with a receipt
     registered = post(

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from services.status_worker.changes import HISTORY
 from services.status_worker.unit_of_work import run_command
 from shared.db.database import Database
 from shared.db.deferred_writes import append
@@ -161,11 +160,11 @@ def test_deferred_writes_are_forgotten_when_the_transaction_rolls_back(pg: Datab
     }
     with Session(pg.engine) as session:
         session.begin()
-        append(session, HISTORY, row)
+        append(session, ApplicationEvent, row)
         session.rollback()
         session.begin()
         session.commit()  # a later commit of the same session writes nothing stale
     assert _count(pg, ApplicationEvent) == 0
     with Session(pg.engine) as session, session.begin():
-        append(session, HISTORY, row)
+        append(session, ApplicationEvent, row)
     assert _count(pg, ApplicationEvent, ApplicationEvent.id == row["id"]) == 1

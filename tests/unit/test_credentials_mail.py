@@ -24,13 +24,13 @@ from services.mail_worker.delivery import claim as real_claim
 from services.mail_worker.jobs import deliver_mail_job
 from services.mail_worker.mailer import SmtpMailer
 from shared.commands import MailJobMessage
-from shared.db.base import Base
 from shared.db.database import Database
 from shared.db.models import CandidateAccount, OutboundEmail, OutboxMessage, SetPasswordToken
 from shared.errors import TransientError
 from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
 from tests.conftest import Tenant
+from tests.read_rows import every_value
 from tests.seeds import seed_reference
 from tests.smtp_sinks import smtp_sink
 from tests.workflow import run
@@ -96,17 +96,6 @@ def _send_credentials(db: Database, tenant: Tenant, application_id: uuid.UUID) -
     return dict(tasks[-1])
 
 
-def _every_value_in_the_database(db: Database) -> list[tuple[str, str, object]]:
-    with db.transaction() as session:
-        return [
-            (table.name, column, value)
-            for table in Base.metadata.sorted_tables
-            for row in session.execute(select(table)).mappings()
-            for column, value in row.items()
-            if value is not None
-        ]
-
-
 def _holds(value: object, secret: str) -> bool:
     if isinstance(value, bytes):
         # Raw, and decoded part by part: a quoted-printable soft line break could split it.
@@ -152,7 +141,7 @@ def test_the_email_carries_a_link_whose_token_the_database_holds_only_as_a_hash(
     assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
     assert stored.expires_at - stored.created_at == timedelta(hours=72)
     assert (stored.used_at, stored.revoked_at) == (None, None)
-    leaks = [(t, c) for t, c, v in _every_value_in_the_database(db) if _holds(v, token)]
+    leaks = [(t, c) for t, c, v in every_value(db) if _holds(v, token)]
     assert leaks == []
     # ... the kept copy is the sent email with the token redacted, same Message-ID
     assert email.state == "sent"
