@@ -7,6 +7,7 @@ broker. Production sets ``WERVING_DATABASE_URL`` and ``WERVING_BROKER_URL``.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -62,6 +63,27 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Public base URL of the careers portal; set-password links point there.",
     )
+
+    # Stored documents (CVs, contracts, letters): a local directory, or S3-compatible storage.
+    document_storage: Literal["local", "s3"] = "local"
+    documents_dir: Path = Field(
+        default=Path("var/documents"), description="Root of the local document store."
+    )
+    s3_bucket: str | None = None
+    s3_prefix: str = Field(default="", description="Prepended to every object key.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="For S3-compatible stores (MinIO, Ceph); AWS when unset."
+    )
+    s3_region: str = "eu-west-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
+    # Limits on rendering one PDF (document_worker), enforced on a child process.
+    pdf_cpu_seconds: int = Field(default=20, ge=1, le=600)
+    pdf_memory_mb: int = Field(default=1024, ge=128, le=16_384)
+    pdf_wall_seconds: float = Field(default=30, gt=0, le=600)
+    pdf_max_pages: int = Field(default=50, ge=1, le=2_000)
+    pdf_max_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024)
 
     @property
     def link_key(self) -> bytes:
