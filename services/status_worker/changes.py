@@ -142,12 +142,32 @@ def schedule_mail(
 
     The payload names ids and a template only; the mail worker loads the rest.
     """
+    return _schedule(session, ctx, application_id, "mail", purpose, due_at=due_at, **ids)
+
+
+def schedule_document(
+    session: Session, ctx: CommandContext, application_id: UUID, purpose: str, **ids: Any
+) -> ScheduledJob:
+    """A PDF for document_worker to render and store, due now."""
+    return _schedule(session, ctx, application_id, "document", purpose, **ids)
+
+
+def _schedule(
+    session: Session,
+    ctx: CommandContext,
+    application_id: UUID,
+    kind: str,
+    purpose: str,
+    *,
+    due_at: datetime | None = None,
+    **ids: Any,
+) -> ScheduledJob:
     job = ScheduledJob(
         id=new_id(),
         organisation_id=ctx.organisation_id,
         application_id=application_id,
         command_id=ctx.command_id,
-        kind="mail",
+        kind=kind,
         purpose=purpose,
         payload={k: str(v) if isinstance(v, UUID) else v for k, v in ids.items()},
         due_at=max(due_at, ctx.now) if due_at else ctx.now,

@@ -58,6 +58,7 @@ RULES: Final[dict[tuple[str, str | None], Rule]] = {
     ("send_email", None): Rule(ANY - {S.TRANSFERRED}, Keep.SAME),
     ("forward_cv", None): Rule(ANY - {S.TRANSFERRED}, Keep.SAME),
     ("send_letter", None): Rule(ANY - {S.TRANSFERRED}, Keep.SAME),
+    ("send_employment_contract", None): Rule(frozenset({S.OFFERED, S.HIRED}), Keep.SAME),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Literal, Self
 from uuid import UUID
 
@@ -239,6 +240,35 @@ class ForwardCv(ApplicationCommand):
     anonymize: bool = False
     include_cv: bool = True
     include_attachments: bool = False
+
+
+class SendEmploymentContract(ApplicationCommand):
+    """Render the employment contract as a PDF, store it and email it to the applicant.
+
+    Every field the contract shows is here and validated before anything renders; the
+    applicant, vacancy and organisation come from the application."""
+
+    type: Literal["send_employment_contract"] = "send_employment_contract"
+    job_title: Name
+    salary: Money
+    hours_per_week: Decimal = Field(gt=0, le=60, max_digits=4, decimal_places=1)
+    start_date: date
+    end_date: date | None = Field(default=None, description="None for a permanent contract.")
+    probation_months: int = Field(default=0, ge=0, le=6)
+    place_of_work: ShortText
+    holiday_days: int | None = Field(default=None, ge=0, le=60, description="Per year.")
+    notice_period_months: int | None = Field(default=None, ge=0, le=6)
+    extra_terms: Note | None = None
+    message: Note | None = Field(default=None, description="A note in the email with the PDF.")
+    template: TemplateName | None = Field(
+        default=None, description="The organisation's contract template; the built-in if unset."
+    )
+
+    @model_validator(mode="after")
+    def _dates(self) -> Self:
+        if self.end_date is not None and self.end_date <= self.start_date:
+            raise ValueError("end_date must be after start_date")
+        return self
 
 
 class SendLetter(ApplicationCommand):

@@ -19,6 +19,7 @@ from shared.commands.applications import (
     SaveAndSendCredentials,
     SaveApplication,
     SendEmail,
+    SendEmploymentContract,
     SendLetter,
     SendOffer,
     TransferApplication,
@@ -44,6 +45,7 @@ STATUS_COMMANDS = (
     SendEmail,
     ForwardCv,
     SendLetter,
+    SendEmploymentContract,
 )
 
 AnyCommand = Annotated[
@@ -63,7 +65,8 @@ AnyCommand = Annotated[
     | HireApplicant
     | SendEmail
     | ForwardCv
-    | SendLetter,
+    | SendLetter
+    | SendEmploymentContract,
     Field(discriminator="type"),
 ]
 COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)

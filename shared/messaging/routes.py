@@ -37,6 +37,7 @@ STATUS_COMMAND_TYPES: Final = (
     "send_email",
     "forward_cv",
     "send_letter",
+    "send_employment_contract",
 )
 
 # Command ``type`` -> where it goes. The actor name equals the command type.
@@ -47,6 +48,7 @@ ROUTES: Final[dict[str, Route]] = {
 
 # Jobs that the scheduler hands to a worker when they fall due.
 MAIL_JOB_ROUTE: Final = Route(queue=MAIL_QUEUE, actor="deliver_mail_job")
+DOCUMENT_JOB_ROUTE: Final = Route(queue=DOCUMENTS_QUEUE, actor="render_document_job")
 
 
 def route_for(command_type: str) -> Route:

@@ -111,6 +111,18 @@ MATRIX: dict[str, tuple[str, Body, set[S], object]] = {
         KEEP,
     ),
     "send-letter": ("send_letter", lambda r: {"letter": "received"}, ALL - {S.TRANSFERRED}, KEEP),
+    "send-contract": (
+        "send_employment_contract",
+        lambda r: {
+            "job_title": "Verpleegkundige",
+            "salary": {"amount": "3500.00", "currency": "EUR", "period": "month"},
+            "hours_per_week": "36",
+            "start_date": START,
+            "place_of_work": "Utrecht",
+        },
+        {S.OFFERED, S.HIRED},
+        KEEP,
+    ),
 }
 ONLY_WHEN_DELETED: dict[str, tuple[str, object]] = {
     "restore": ("restore_application", KEEP),

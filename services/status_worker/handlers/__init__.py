@@ -14,7 +14,12 @@ from services.status_worker.handlers.lifecycle import (
     restore_application,
     withdraw_application,
 )
-from services.status_worker.handlers.messages import forward_cv, send_email, send_letter
+from services.status_worker.handlers.messages import (
+    forward_cv,
+    send_email,
+    send_employment_contract,
+    send_letter,
+)
 from services.status_worker.handlers.offers import record_offer_response, send_offer
 from services.status_worker.handlers.progress import (
     invite_to_interview,
@@ -45,4 +50,5 @@ HANDLERS: Final[dict[str, Handler]] = {
     "send_email": send_email,
     "forward_cv": forward_cv,
     "send_letter": send_letter,
+    "send_employment_contract": send_employment_contract,
 }

@@ -12,14 +12,20 @@ from typing import Final
 
 from sqlalchemy.orm import Session
 
-from services.status_worker.changes import load_for_change, record, schedule_mail, target_status
+from services.status_worker.changes import (
+    load_for_change,
+    record,
+    schedule_document,
+    schedule_mail,
+    target_status,
+)
 from services.status_worker.unit_of_work import CommandContext
-from shared.commands import ForwardCv, SendEmail, SendLetter
-from shared.db.models import ScheduledJob
+from shared.commands import ForwardCv, SendEmail, SendEmploymentContract, SendLetter
 from shared.errors import RefusalCode, Refused
-from shared.ids import new_id
 from shared.statuses import ApplicationStatus
 
+# Contract templates a command may name (organisation templates come with their API).
+CONTRACT_TEMPLATES: Final = frozenset({"contract"})
 # Templates an ad-hoc email may use: those whose values the application itself provides.
 AD_HOC_TEMPLATES: Final = frozenset(
     {"receipt", "withdrawal_confirmation", "letter_received", "letter_rejected"}
@@ -66,24 +72,8 @@ def send_letter(session: Session, ctx: CommandContext, cmd: SendLetter) -> None:
     application = load_for_change(session, ctx, cmd)
     target_status(application, cmd.type)
     purpose = f"letter_{cmd.letter}"
-    if cmd.channel == "email":
-        schedule_mail(session, ctx, application.id, purpose, command_id=ctx.command_id)
-    else:
-        # Printable PDFs are document_worker's; until it runs, the job waits here.
-        session.add(
-            ScheduledJob(
-                id=new_id(),
-                organisation_id=ctx.organisation_id,
-                application_id=application.id,
-                command_id=ctx.command_id,
-                kind="document",
-                purpose=purpose,
-                payload={"command_id": str(ctx.command_id)},
-                due_at=ctx.now,
-                status="pending",
-                created_at=ctx.now,
-            )
-        )
+    schedule = schedule_mail if cmd.channel == "email" else schedule_document
+    schedule(session, ctx, application.id, purpose, command_id=ctx.command_id)
     record(
         session,
         ctx,
@@ -91,3 +81,19 @@ def send_letter(session: Session, ctx: CommandContext, cmd: SendLetter) -> None:
         ApplicationStatus(application.status),
         f"letter.{cmd.letter}_sent",
     )
+
+
+def send_employment_contract(
+    session: Session, ctx: CommandContext, cmd: SendEmploymentContract
+) -> None:
+    application = load_for_change(session, ctx, cmd)
+    target_status(application, cmd.type)
+    if cmd.template is not None and cmd.template not in CONTRACT_TEMPLATES:
+        raise Refused(
+            RefusalCode.UNKNOWN_TEMPLATE,
+            f"template {cmd.template!r} is not a contract template;"
+            f" use one of {', '.join(sorted(CONTRACT_TEMPLATES))}",
+        )
+    # document_worker renders and stores the PDF, then schedules the email with it.
+    schedule_document(session, ctx, application.id, "contract", command_id=ctx.command_id)
+    record(session, ctx, application, ApplicationStatus(application.status), "contract.requested")

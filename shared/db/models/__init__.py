@@ -1,6 +1,7 @@
 """SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
 
 from shared.db.models.commands import CommandRecord, IdempotencyRecord
+from shared.db.models.documents import Document, OrganisationAsset
 from shared.db.models.mail import EmailTemplate, OutboundEmail
 from shared.db.models.messaging import DeadLetter, InboxEntry, OutboxMessage
 from shared.db.models.portal import CandidateAccount, SetPasswordToken
@@ -18,6 +19,7 @@ __all__ = [
     "CommandRecord",
     "DeadLetter",
     "Department",
+    "Document",
     "EmailTemplate",
     "Employee",
     "IdempotencyRecord",
@@ -25,6 +27,7 @@ __all__ = [
     "Interview",
     "Offer",
     "Organisation",
+    "OrganisationAsset",
     "OutboundEmail",
     "OutboxMessage",
     "Position",
