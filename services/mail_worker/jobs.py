@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from services.mail_worker.delivery import claim, send
 from services.mail_worker.mailer import SmtpMailer
-from shared.commands import MailJobMessage
+from shared.commands import JobMessage
 from shared.db.database import Database
 from shared.db.models import OutboundEmail, ScheduledJob
 from shared.db.types import utcnow
@@ -67,7 +67,7 @@ def deliver_mail_job(
     lease: timedelta,
 ) -> None:
     try:
-        ids = MailJobMessage.model_validate(message)
+        ids = JobMessage.model_validate(message)
     except ValueError as exc:
         raise PermanentError(f"malformed message: {exc}") from None
     prepared = _prepare(db, compose, ids)
@@ -90,7 +90,7 @@ def deliver_mail_job(
 
 
 def _prepare(
-    db: Database, compose: Composer, ids: MailJobMessage
+    db: Database, compose: Composer, ids: JobMessage
 ) -> tuple[UUID, str, EmailMessage | None] | None:
     """The job's email (id, sender, and the live message when it holds a secret),
     composed on the first delivery; None when the job was cancelled."""

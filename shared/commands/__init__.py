@@ -27,7 +27,7 @@ from shared.commands.applications import (
 )
 from shared.commands.base import ApplicationCommand, Command, Contract
 from shared.commands.catalogue import COMMAND_ADAPTER, STATUS_COMMANDS, AnyCommand, command_type
-from shared.commands.envelope import CommandEnvelope, CommandMessage, MailJobMessage
+from shared.commands.envelope import CommandEnvelope, CommandMessage, JobMessage
 
 __all__ = [
     "COMMAND_ADAPTER",
@@ -42,7 +42,7 @@ __all__ = [
     "ForwardCv",
     "HireApplicant",
     "InviteToInterview",
-    "MailJobMessage",
+    "JobMessage",
     "NewApplicant",
     "PurgeApplication",
     "RecordOfferResponse",

@@ -32,8 +32,9 @@ class CommandMessage(Contract):
     organisation_id: UUID
 
 
-class MailJobMessage(Contract):
-    """The body of a ``mail`` queue message: the scheduled job to deliver, ids only."""
+class JobMessage(Contract):
+    """The body of a ``mail`` or ``documents`` queue message: the scheduled job to carry
+    out, ids only."""
 
     job_id: UUID
     organisation_id: UUID

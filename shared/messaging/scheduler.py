@@ -14,16 +14,16 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.commands.envelope import MailJobMessage
+from shared.commands.envelope import JobMessage
 from shared.db.database import Database
 from shared.db.models import ScheduledJob
 from shared.db.types import utcnow
 from shared.messaging.outbox import enqueue_task
-from shared.messaging.routes import MAIL_JOB_ROUTE, Route
+from shared.messaging.routes import DOCUMENT_JOB_ROUTE, MAIL_JOB_ROUTE, Route
 
 log = structlog.get_logger(__name__)
 
-JOB_ROUTES: dict[str, Route] = {"mail": MAIL_JOB_ROUTE}
+JOB_ROUTES: dict[str, Route] = {"mail": MAIL_JOB_ROUTE, "document": DOCUMENT_JOB_ROUTE}
 
 
 def enqueue_due_jobs(db: Database, *, limit: int = 500) -> int:
@@ -35,7 +35,6 @@ def enqueue_due_jobs(db: Database, *, limit: int = 500) -> int:
             .where(
                 ScheduledJob.status == "pending",
                 ScheduledJob.due_at <= now,
-                # Kinds with no worker yet (documents) wait here, never dropped.
                 ScheduledJob.kind.in_(JOB_ROUTES),
             )
             .order_by(ScheduledJob.due_at)
@@ -43,7 +42,7 @@ def enqueue_due_jobs(db: Database, *, limit: int = 500) -> int:
             .with_for_update(skip_locked=True)
         ).all()
         for job in jobs:
-            message = MailJobMessage(job_id=job.id, organisation_id=job.organisation_id)
+            message = JobMessage(job_id=job.id, organisation_id=job.organisation_id)
             enqueue_task(
                 session, JOB_ROUTES[job.kind], job.organisation_id, message.model_dump(mode="json")
             )

@@ -23,7 +23,7 @@ from services.mail_worker.composition import compose
 from services.mail_worker.delivery import claim as real_claim
 from services.mail_worker.jobs import deliver_mail_job
 from services.mail_worker.mailer import SmtpMailer
-from shared.commands import MailJobMessage
+from shared.commands import JobMessage
 from shared.db.database import Database
 from shared.db.models import CandidateAccount, OutboundEmail, OutboxMessage, SetPasswordToken
 from shared.errors import TransientError
@@ -205,7 +205,7 @@ def test_a_delivery_whose_email_was_composed_again_meanwhile_never_sends_its_sta
 
     def claim_after_a_duplicate(*args: Any, **kwargs: Any) -> Any:
         monkeypatch.setattr(jobs, "claim", real_claim)
-        jobs._prepare(db, compose, MailJobMessage.model_validate(task))
+        jobs._prepare(db, compose, JobMessage.model_validate(task))
         return real_claim(*args, **kwargs)
 
     monkeypatch.setattr(jobs, "claim", claim_after_a_duplicate)

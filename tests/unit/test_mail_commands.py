@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from shared.db.database import Database
-from shared.db.models import ScheduledJob
+from shared.db.models import OutboxMessage, ScheduledJob
 from shared.messaging.scheduler import enqueue_due_jobs
 from tests.conftest import Tenant
 from tests.mailbox import deliver_due_mail, parsed
@@ -141,7 +141,7 @@ def test_a_rejected_letter_by_email_carries_the_reason(db: Database, tenant: Ten
     assert body is not None and "Voldoet niet" in body.get_content()
 
 
-def test_a_printed_letter_waits_for_the_document_worker(db: Database, tenant: Tenant) -> None:
+def test_a_printed_letter_goes_to_the_document_worker(db: Database, tenant: Tenant) -> None:
     application = _application(db, tenant)
     run(
         db,
@@ -153,10 +153,15 @@ def test_a_printed_letter_waits_for_the_document_worker(db: Database, tenant: Te
             "channel": "print",
         },
     )
-    assert enqueue_due_jobs(db) == 0
+    assert enqueue_due_jobs(db) == 1
     with db.transaction() as session:
         job = session.scalars(select(ScheduledJob)).one()
-    assert (job.kind, job.purpose, job.status) == ("document", "letter_received", "pending")
+        task = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.destination == "documents")
+        ).one()
+    assert (job.kind, job.purpose, job.status) == ("document", "letter_received", "enqueued")
+    assert task.actor_name == "render_document_job"
+    assert task.payload["job_id"] == str(job.id)
 
 
 def test_an_ad_hoc_email_refuses_a_template_the_application_cannot_fill(
