@@ -1,0 +1,1 @@
+"""Stored documents: where their bytes live."""
