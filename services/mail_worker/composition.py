@@ -9,10 +9,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime as rfc2822_date
 from email.utils import formataddr, make_msgid, parseaddr
 from html import escape, unescape
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, cast
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.mail_worker.calendar import interview_ics
@@ -21,13 +20,9 @@ from services.mail_worker.jobs import Composed
 from shared.db.models import (
     Applicant,
     Application,
-    CommandRecord,
     Interview,
     Offer,
-    Organisation,
-    RejectionReason,
     ScheduledJob,
-    Vacancy,
 )
 from shared.emails.formatting import (
     format_date,
@@ -44,8 +39,13 @@ from shared.emails.template_set import TemplatePartProblem
 from shared.errors import PermanentError
 from shared.links import sign
 from shared.settings import get_settings
-
-M = TypeVar("M")
+from shared.templates.application_values import (
+    command_fields,
+    job_subject,
+    owned,
+    reason_label,
+    recruiter,
+)
 
 # Purposes the status worker schedules. "ad_hoc" is send_email's: its own subject and
 # body, or one of the templates whose values the application provides.
@@ -70,23 +70,11 @@ FORWARDS: Final = frozenset({"cv_forward", "cv_forward_anonymized"})
 def compose(session: Session, job: ScheduledJob) -> Composed:
     if job.purpose not in SUPPORTED:
         raise PermanentError(f"mail purpose {job.purpose!r} cannot be sent yet")
-    if job.application_id is None:
-        raise PermanentError(f"mail job {job.id} names no application")
-    application = _owned(session, Application, job.application_id, job.organisation_id)
-    applicant = _owned(session, Applicant, application.applicant_id, job.organisation_id)
-    vacancy = _owned(session, Vacancy, application.vacancy_id, job.organisation_id)
-    organisation = session.get(Organisation, job.organisation_id)
-    assert organisation is not None
-    locale = cast(Locale, applicant.locale or organisation.default_locale)
-
-    context: dict[str, object] = {
-        "applicant_name": applicant.name,
-        "applicant_first_name": applicant.name.split()[0],
-        "vacancy_title": vacancy.title,
-        "organisation_name": organisation.name,
-        "recruiter_name": _recruiter(session, job) or organisation.name,
-    }
-    command = _command_fields(session, job)
+    subject = job_subject(session, job)
+    application, applicant, vacancy = subject.application, subject.applicant, subject.vacancy
+    organisation, locale = subject.organisation, subject.locale
+    context = subject.values(recruiter(session, job))
+    command: dict[str, Any] = command_fields(session, job)
     context.update(_purpose_values(session, job, locale, application, command))
     # credentials: the account and a new one-time link, minted now (the old one revoked).
     link = (
@@ -117,7 +105,7 @@ def compose(session: Session, job: ScheduledJob) -> Composed:
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     if job.purpose == "interview_invitation":
-        interview = _owned(
+        interview = owned(
             session, Interview, UUID(job.payload["interview_id"]), job.organisation_id
         )
         message.add_attachment(
@@ -170,19 +158,6 @@ def _render(
         raise PermanentError(f"template_error: {purpose}/{locale} {which}: {problem}") from None
 
 
-def _command_fields(session: Session, job: ScheduledJob) -> dict[str, Any]:
-    """The fields of the command that asked for this email (send_email, forward_cv, ...)."""
-    if "command_id" not in job.payload:
-        return {}
-    payload = session.scalar(
-        select(CommandRecord.payload).where(
-            CommandRecord.id == UUID(job.payload["command_id"]),
-            CommandRecord.organisation_id == job.organisation_id,
-        )
-    )
-    return dict(payload or {})
-
-
 def _addressees(
     job: ScheduledJob, applicant: Applicant, command: dict[str, Any]
 ) -> tuple[list[str], list[str], list[str]]:
@@ -222,7 +197,7 @@ def _purpose_values(
     if purpose in ("letter_received", "letter_rejected"):
         return {
             "letter_date": format_date(datetime.now(UTC), locale),
-            "reason": _reason_label(session, application.rejection_reason_id, locale),
+            "reason": reason_label(session, application.rejection_reason_id, locale),
         }
     if purpose in FORWARDS:
         applicant = session.get(Applicant, application.applicant_id)
@@ -237,9 +212,9 @@ def _purpose_values(
             "cv_attached": False,
         }
     if job.purpose == "rejection":
-        return {"reason": _reason_label(session, UUID(payload["reason_id"]), locale)}
+        return {"reason": reason_label(session, UUID(payload["reason_id"]), locale)}
     if job.purpose == "interview_invitation":
-        interview = _owned(session, Interview, UUID(payload["interview_id"]), job.organisation_id)
+        interview = owned(session, Interview, UUID(payload["interview_id"]), job.organisation_id)
         return {
             "interview_type": interview.interview_type,
             "interview_start": format_datetime(interview.starts_at, locale),
@@ -250,7 +225,7 @@ def _purpose_values(
             "response_link": _response_link(interview.id),
         }
     if job.purpose == "offer":
-        offer = _owned(session, Offer, UUID(payload["offer_id"]), job.organisation_id)
+        offer = owned(session, Offer, UUID(payload["offer_id"]), job.organisation_id)
         return {
             "offer_salary": format_salary(
                 offer.salary_amount, offer.salary_currency, cast(Any, offer.salary_period), locale
@@ -267,25 +242,3 @@ def _response_link(interview_id: UUID) -> str:
     settings = get_settings()
     signature = sign(settings.link_key, "interview-response", interview_id)
     return f"{settings.public_base_url}/interviews/{interview_id}/respond?sig={signature}"
-
-
-def _reason_label(session: Session, reason_id: UUID | None, locale: Locale) -> str:
-    reason = session.get(RejectionReason, reason_id) if reason_id else None
-    if reason is None:
-        return ""
-    return reason.label_nl if locale == "nl" else reason.label_en
-
-
-def _recruiter(session: Session, job: ScheduledJob) -> str | None:
-    if job.command_id is None:
-        return None
-    return session.scalar(
-        select(CommandRecord.payload["actor"].as_string()).where(CommandRecord.id == job.command_id)
-    )
-
-
-def _owned(session: Session, model: type[M], row_id: UUID, organisation_id: UUID) -> M:
-    row = session.get(model, row_id)
-    if row is None or getattr(row, "organisation_id", None) != organisation_id:
-        raise PermanentError(f"{model.__name__} {row_id} not found for the job's organisation")
-    return row

@@ -1,0 +1,96 @@
+"""What a scheduled job's application gives every template: who, for which vacancy, at
+which organisation, in which language. Shared by the emails and the documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar, cast
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.db.models import (
+    Applicant,
+    Application,
+    CommandRecord,
+    Organisation,
+    RejectionReason,
+    ScheduledJob,
+    Vacancy,
+)
+from shared.emails.locales import Locale
+from shared.errors import PermanentError
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True, slots=True)
+class JobSubject:
+    """The rows a job's template is about, and the locale to write in."""
+
+    application: Application
+    applicant: Applicant
+    vacancy: Vacancy
+    organisation: Organisation
+    locale: Locale
+
+    def values(self, recruiter: str | None) -> dict[str, object]:
+        return {
+            "applicant_name": self.applicant.name,
+            "applicant_first_name": self.applicant.name.split()[0],
+            "vacancy_title": self.vacancy.title,
+            "organisation_name": self.organisation.name,
+            "recruiter_name": recruiter or self.organisation.name,
+        }
+
+
+def job_subject(session: Session, job: ScheduledJob) -> JobSubject:
+    """The application, applicant, vacancy and organisation of ``job``, all of its
+    organisation; a job that names anything else fails for good."""
+    if job.application_id is None:
+        raise PermanentError(f"{job.kind} job {job.id} names no application")
+    application = owned(session, Application, job.application_id, job.organisation_id)
+    applicant = owned(session, Applicant, application.applicant_id, job.organisation_id)
+    vacancy = owned(session, Vacancy, application.vacancy_id, job.organisation_id)
+    organisation = session.get(Organisation, job.organisation_id)
+    assert organisation is not None  # the job's organisation_id is a foreign key
+    locale = cast(Locale, applicant.locale or organisation.default_locale)
+    return JobSubject(application, applicant, vacancy, organisation, locale)
+
+
+def recruiter(session: Session, job: ScheduledJob) -> str | None:
+    """The actor of the command that scheduled ``job``, when it named one."""
+    if job.command_id is None:
+        return None
+    return session.scalar(
+        select(CommandRecord.payload["actor"].as_string()).where(CommandRecord.id == job.command_id)
+    )
+
+
+def command_fields(session: Session, job: ScheduledJob) -> dict[str, object]:
+    """The fields of the command that asked for this job (send_email, forward_cv, ...)."""
+    if "command_id" not in job.payload:
+        return {}
+    payload = session.scalar(
+        select(CommandRecord.payload).where(
+            CommandRecord.id == UUID(job.payload["command_id"]),
+            CommandRecord.organisation_id == job.organisation_id,
+        )
+    )
+    return dict(payload or {})
+
+
+def reason_label(session: Session, reason_id: UUID | None, locale: Locale) -> str:
+    reason = session.get(RejectionReason, reason_id) if reason_id else None
+    if reason is None:
+        return ""
+    return reason.label_nl if locale == "nl" else reason.label_en
+
+
+def owned(session: Session, model: type[M], row_id: UUID, organisation_id: UUID) -> M:
+    """The row of ``model`` with ``row_id``, when it belongs to ``organisation_id``."""
+    row = session.get(model, row_id)
+    if row is None or getattr(row, "organisation_id", None) != organisation_id:
+        raise PermanentError(f"{model.__name__} {row_id} not found for the job's organisation")
+    return row
