@@ -1,5 +1,2 @@
-"""document_worker: renders contracts, letters and profiles as PDF.
-
-The actors arrive with the document issue; ``services.document_worker.actors``
-exists so that the worker process and its queue are in place for deployments.
-"""
+"""document_worker: renders contracts, letters and anonymized profiles as PDF, stores
+them, and hands the ones that are emailed to mail_worker."""

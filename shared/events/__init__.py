@@ -120,6 +120,22 @@ class ApplicantHired(Event):
     command_id: UUID
 
 
+class DocumentCreated(Event):
+    """A PDF was rendered and stored (``GET /v1/documents/{document_id}``)."""
+
+    name: ClassVar[str] = "document.created"
+    event: Literal["document.created"] = "document.created"
+
+    document_id: UUID
+    application_id: UUID | None
+    command_id: UUID | None
+    kind: str
+    purpose: str
+    version: int
+    sha256: str
+    size_bytes: int
+
+
 class CommandCompleted(Event):
     name: ClassVar[str] = "command.completed"
     event: Literal["command.completed"] = "command.completed"
@@ -143,5 +159,6 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OfferSent,
     OfferResponded,
     ApplicantHired,
+    DocumentCreated,
     CommandCompleted,
 )

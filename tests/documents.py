@@ -1,0 +1,57 @@
+"""Carrying out a test's due document jobs in process, and reading the PDFs they stored."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from services.document_worker.composition import ComposedDocument, compose
+from services.document_worker.jobs import render_document_job
+from services.document_worker.pdf import RenderedPdf, Renderer, RenderLimits
+from shared.db.database import Database
+from shared.db.models import Document, OutboxMessage
+from shared.documents.storage import DocumentStorage
+from shared.messaging.scheduler import enqueue_due_jobs
+from shared.settings import Settings
+
+LIMITS = RenderLimits.from_settings(Settings())
+
+
+def document_tasks(db: Database) -> list[dict[str, Any]]:
+    """The documents queue's messages the relay would publish (ids only)."""
+    with db.transaction() as session:
+        return list(
+            session.scalars(
+                select(OutboxMessage.payload).where(OutboxMessage.destination == "documents")
+            )
+        )
+
+
+def renderer_for(renderer: Renderer) -> Any:
+    def render(document: ComposedDocument) -> RenderedPdf:
+        return renderer.render(
+            document.html, assets=document.assets, title=document.title, lang=document.locale
+        )
+
+    return render
+
+
+def render_due_documents(
+    db: Database, storage: DocumentStorage, renderer: Renderer, *, times: int = 1
+) -> list[Document]:
+    """Enqueue what is due, carry out every document task ``times`` times; the documents."""
+    enqueue_due_jobs(db)
+    for _ in range(times):
+        for task in document_tasks(db):
+            render_document_job(db, storage, compose, renderer_for(renderer), task)
+    with db.transaction() as session:
+        return list(session.scalars(select(Document).order_by(Document.created_at)))
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of every page, whitespace folded (PDF text extraction breaks lines)."""
+    reader = PdfReader(BytesIO(data))
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)

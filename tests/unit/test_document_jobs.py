@@ -1,0 +1,177 @@
+"""document_worker's jobs: a contract, a printed letter and an anonymized profile, from
+command to a stored PDF (and, for the contract, the email job that sends it)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from services.document_worker.pdf import Renderer
+from shared.db.database import Database
+from shared.db.models import Applicant, Application, OutboxMessage, ScheduledJob
+from shared.documents.storage import LocalDirectoryStorage
+from shared.statuses import ApplicationStatus
+from tests.conftest import Tenant
+from tests.documents import LIMITS, pdf_text, render_due_documents
+from tests.seeds import seed_application, seed_reference
+from tests.workflow import run
+
+CONTRACT = {
+    "type": "send_employment_contract",
+    "job_title": "Verpleegkundige IC",
+    "salary": {"amount": "3512.50", "currency": "EUR", "period": "month"},
+    "hours_per_week": "32.5",
+    "start_date": "2027-03-01",
+    "end_date": "2028-02-29",
+    "probation_months": 1,
+    "place_of_work": "Utrecht",
+    "holiday_days": 25,
+}
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Iterator[Renderer]:
+    with Renderer(LIMITS) as renderer:
+        yield renderer
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalDirectoryStorage:
+    return LocalDirectoryStorage(tmp_path / "documents")
+
+
+def _offered(db: Database, tenant: Tenant, *, locale: str | None = None) -> uuid.UUID:
+    ref = seed_reference(db, tenant.organisation_id)
+    application_id = seed_application(
+        db, tenant.organisation_id, ref.vacancy_id, ApplicationStatus.OFFERED, name="Ann de Vries"
+    )
+    if locale is not None:
+        with db.transaction() as session:
+            application = session.get(Application, application_id)
+            assert application is not None
+            applicant = session.get(Applicant, application.applicant_id)
+            assert applicant is not None
+            applicant.locale = locale
+    return application_id
+
+
+def test_a_contract_is_rendered_stored_and_handed_to_the_mail_worker(
+    db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
+) -> None:
+    application_id = _offered(db, tenant)
+    record = run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
+    assert record.status == "succeeded"
+
+    [document] = render_due_documents(db, storage, renderer)
+
+    data = storage.get(document.storage_key)
+    assert (document.kind, document.purpose, document.version) == ("contract", "contract", 1)
+    assert (document.application_id, document.command_id) == (application_id, record.id)
+    assert document.sha256 == hashlib.sha256(data).hexdigest()
+    assert document.size_bytes == len(data)
+    assert document.filename == "arbeidsovereenkomst-v1.pdf"
+    text = pdf_text(data)
+    for expected in (
+        "Arbeidsovereenkomst",
+        "Ann de Vries",
+        "Verpleegkundige IC",
+        "€ 3.512,50 per maand",
+        "32,5 uur per week",
+        "1 maart 2027",
+        "29 februari 2028",
+        "Utrecht",
+        "25 vakantiedagen",
+        "Pagina 1 van",
+    ):
+        assert expected in text, expected
+    assert len(PdfReader(BytesIO(data)).pages) == document.pages
+    with db.transaction() as session:
+        mail = session.scalars(select(ScheduledJob).where(ScheduledJob.kind == "mail")).one()
+        created = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.destination == "document.created")
+        ).one()
+    assert (mail.purpose, mail.payload["document_ids"]) == ("contract", [str(document.id)])
+    assert created.payload["document_id"] == str(document.id)
+    assert "Ann" not in str(created.payload)
+
+
+def test_an_english_contract_formats_money_and_dates_the_english_way(
+    db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
+) -> None:
+    application_id = _offered(db, tenant, locale="en")
+    run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
+
+    [document] = render_due_documents(db, storage, renderer)
+
+    text = pdf_text(storage.get(document.storage_key))
+    for expected in (
+        "Employment contract",
+        "€3,512.50 per month",
+        "32.5 hours per week",
+        "1 March 2027",
+        "29 February 2028",
+        "Page 1 of",
+    ):
+        assert expected in text, expected
+    assert document.filename == "employment-contract-v1.pdf"
+
+
+def test_a_contract_job_delivered_twice_stores_one_document_and_one_email_job(
+    db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
+) -> None:
+    application_id = _offered(db, tenant)
+    run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
+
+    documents = render_due_documents(db, storage, renderer, times=2)
+
+    assert len(documents) == 1
+    assert [p.name for p in storage.root.rglob("*.pdf")] == [f"{documents[0].id}.pdf"]
+    with db.transaction() as session:
+        mails = session.scalars(select(ScheduledJob).where(ScheduledJob.kind == "mail")).all()
+    assert len(mails) == 1
+
+
+def test_a_second_contract_is_the_next_version(
+    db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
+) -> None:
+    application_id = _offered(db, tenant)
+    for hours in ("36", "32"):
+        body = {**CONTRACT, "application_id": str(application_id), "hours_per_week": hours}
+        run(db, tenant.organisation_id, body)
+        render_due_documents(db, storage, renderer)
+
+    documents = render_due_documents(db, storage, renderer)
+
+    assert [d.version for d in documents] == [1, 2]
+    assert "32 uur per week" in pdf_text(storage.get(documents[1].storage_key))
+
+
+def test_a_printed_letter_is_stored_for_download_and_not_emailed(
+    db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
+) -> None:
+    application_id = _offered(db, tenant)
+    run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "send_letter",
+            "application_id": str(application_id),
+            "letter": "received",
+            "channel": "print",
+        },
+    )
+
+    [document] = render_due_documents(db, storage, renderer)
+
+    assert (document.kind, document.purpose) == ("letter", "letter_received")
+    text = pdf_text(storage.get(document.storage_key))
+    assert "Ann de Vries" in text and "Nurse" in text
+    with db.transaction() as session:
+        assert session.scalars(select(ScheduledJob).where(ScheduledJob.kind == "mail")).all() == []
