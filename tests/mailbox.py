@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from services.mail_worker.composition import compose
+from services.mail_worker.composition import composer
 from services.mail_worker.jobs import deliver_mail_job
 from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
 from shared.db.models import OutboxMessage
+from shared.documents.storage import DocumentStorage, LocalDirectoryStorage
 from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
 from tests.smtp_sinks import Sink, smtp_sink
 
 LEASE = timedelta(minutes=5)
+# Mail that attaches nothing reads no document: such tests share an empty store.
+NO_DOCUMENTS: DocumentStorage = LocalDirectoryStorage(
+    Path(tempfile.gettempdir()) / "werving-tests-no-documents"
+)
+compose = composer(NO_DOCUMENTS)
 
 
 def mail_tasks(db: Database) -> list[dict[str, Any]]:
@@ -31,13 +39,16 @@ def mail_tasks(db: Database) -> list[dict[str, Any]]:
         )
 
 
-def deliver_due_mail(db: Database, *replies: str) -> Sink:
-    """Enqueue what is due and deliver every mail task once; ``replies`` script the server."""
+def deliver_due_mail(
+    db: Database, *replies: str, documents: DocumentStorage = NO_DOCUMENTS
+) -> Sink:
+    """Enqueue what is due and deliver every mail task once; ``replies`` script the server,
+    ``documents`` holds what the emails attach."""
     enqueue_due_jobs(db)
     with smtp_sink(*replies) as (sink, port):
         mailer = SmtpMailer(Settings(smtp_port=port))
         for task in mail_tasks(db):
-            deliver_mail_job(db, mailer, compose, task, lease=LEASE)
+            deliver_mail_job(db, mailer, composer(documents), task, lease=LEASE)
         mailer.close()
     return sink
 

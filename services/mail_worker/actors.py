@@ -12,10 +12,12 @@ from typing import Any
 import dramatiq
 
 from services.mail_worker import boot
-from services.mail_worker.composition import compose
+from services.mail_worker.composition import composer
 from services.mail_worker.jobs import deliver_mail_job as deliver
 from shared.messaging.broker import ACTOR_OPTIONS
 from shared.messaging.routes import MAIL_JOB_ROUTE
+
+compose = composer(boot.storage)
 
 
 @dramatiq.actor(actor_name=MAIL_JOB_ROUTE.actor, queue_name=MAIL_JOB_ROUTE.queue, **ACTOR_OPTIONS)

@@ -12,6 +12,7 @@ import dramatiq
 
 from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
+from shared.documents.storage import storage_from_settings
 from shared.messaging.broker import boot_worker
 from shared.messaging.dead_letters import record_dead_letter
 from shared.messaging.middleware import describe_failure
@@ -21,6 +22,7 @@ from shared.settings import get_settings
 settings = get_settings()
 db = Database(settings.database_url, pool_size=8)
 mailer = SmtpMailer(settings)
+storage = storage_from_settings(settings)
 lease = timedelta(seconds=settings.mail_lease_s)
 
 

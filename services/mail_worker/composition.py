@@ -8,15 +8,17 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime as rfc2822_date
 from email.utils import formataddr, make_msgid, parseaddr
+from functools import partial
 from html import escape, unescape
 from typing import Any, Final, cast
 from uuid import UUID
 
 from sqlalchemy.orm import Session
 
+from services.mail_worker.attachments import attachments
 from services.mail_worker.calendar import interview_ics
 from services.mail_worker.credentials import issue_set_password_link, redacted_copy
-from services.mail_worker.jobs import Composed
+from services.mail_worker.jobs import Composed, Composer
 from shared.db.models import (
     Applicant,
     Application,
@@ -24,6 +26,7 @@ from shared.db.models import (
     Offer,
     ScheduledJob,
 )
+from shared.documents.storage import DocumentStorage
 from shared.emails.formatting import (
     format_date,
     format_datetime,
@@ -62,12 +65,18 @@ SUPPORTED: frozenset[str] = frozenset(
         "cv_forward_anonymized",
         "letter_received",
         "letter_rejected",
+        "contract",
     }
 )
 FORWARDS: Final = frozenset({"cv_forward", "cv_forward_anonymized"})
 
 
-def compose(session: Session, job: ScheduledJob) -> Composed:
+def composer(storage: DocumentStorage) -> Composer:
+    """``compose`` with the document store its attachments are read from."""
+    return partial(compose, storage=storage)
+
+
+def compose(session: Session, job: ScheduledJob, *, storage: DocumentStorage) -> Composed:
     if job.purpose not in SUPPORTED:
         raise PermanentError(f"mail purpose {job.purpose!r} cannot be sent yet")
     subject = job_subject(session, job)
@@ -126,6 +135,9 @@ def compose(session: Session, job: ScheduledJob) -> Composed:
             filename="invitation.ics",
             params={"method": "REQUEST"},
         )
+    for document, data in attachments(session, storage, job):
+        maintype, _, subtype = document.content_type.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=document.filename)
     message["Content-Language"] = locale  # after the parts: set_content clears Content-*
     # The link is sent, never kept: the stored copy has its token redacted.
     stored = None if link is None else redacted_copy(message, link.token)
@@ -211,6 +223,8 @@ def _purpose_values(
             # Stored CVs come with document_worker; until then none is attached.
             "cv_attached": False,
         }
+    if job.purpose == "contract":
+        return {"message": command.get("message") or ""}
     if job.purpose == "rejection":
         return {"reason": reason_label(session, UUID(payload["reason_id"]), locale)}
     if job.purpose == "interview_invitation":

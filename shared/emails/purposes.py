@@ -38,6 +38,7 @@ Purpose = Literal[
     "panel_review_invitation",
     "letter_received",
     "letter_rejected",
+    "contract",
 ]
 PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)
 
@@ -171,6 +172,17 @@ VARIABLES: Final = MappingProxyType[Purpose, frozenset[str]](
                 "organisation_name",
                 "recruiter_name",
                 "letter_date",
+            }
+        ),
+        # send_employment_contract: the PDF is attached.
+        "contract": frozenset(
+            {
+                "applicant_name",
+                "applicant_first_name",
+                "vacancy_title",
+                "organisation_name",
+                "recruiter_name",
+                "message",
             }
         ),
         "letter_rejected": frozenset(

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from services.mail_worker import jobs
-from services.mail_worker.composition import compose
 from services.mail_worker.delivery import claim as real_claim
 from services.mail_worker.jobs import deliver_mail_job
 from services.mail_worker.mailer import SmtpMailer
@@ -30,6 +29,7 @@ from shared.errors import TransientError
 from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
 from tests.conftest import Tenant
+from tests.mailbox import compose
 from tests.read_rows import every_value
 from tests.seeds import seed_reference
 from tests.smtp_sinks import smtp_sink

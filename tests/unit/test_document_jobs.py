@@ -20,6 +20,7 @@ from shared.documents.storage import LocalDirectoryStorage
 from shared.statuses import ApplicationStatus
 from tests.conftest import Tenant
 from tests.documents import LIMITS, pdf_text, render_due_documents
+from tests.mailbox import deliver_due_mail, parsed
 from tests.seeds import seed_application, seed_reference
 from tests.workflow import run
 
@@ -175,3 +176,24 @@ def test_a_printed_letter_is_stored_for_download_and_not_emailed(
     assert "Ann de Vries" in text and "Nurse" in text
     with db.transaction() as session:
         assert session.scalars(select(ScheduledJob).where(ScheduledJob.kind == "mail")).all() == []
+
+
+def test_the_contract_email_carries_the_stored_pdf(
+    db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
+) -> None:
+    application_id = _offered(db, tenant, locale="en")
+    body = {**CONTRACT, "application_id": str(application_id), "message": "Welcome aboard!"}
+    run(db, tenant.organisation_id, body)
+    [document] = render_due_documents(db, storage, renderer)
+
+    sink = deliver_due_mail(db, documents=storage)
+
+    [raw] = sink.received
+    email = parsed(raw)
+    assert email["Subject"] == "Your employment contract for the Nurse position"
+    text = email.get_body(("plain",))
+    assert text is not None and "Welcome aboard!" in text.get_content()
+    [attachment] = list(email.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename() == "employment-contract-v1.pdf"
+    assert attachment.get_content() == storage.get(document.storage_key)

@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from services.mail_worker.composition import compose
 from services.mail_worker.jobs import deliver_mail_job
 from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
@@ -21,6 +20,7 @@ from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
 from tests.conftest import Tenant, make_tenant
 from tests.factories import new_key
+from tests.mailbox import compose
 from tests.seeds import seed_reference
 from tests.smtp_sinks import Sink, smtp_sink
 from tests.workflow import run
