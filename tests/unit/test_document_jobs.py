@@ -197,3 +197,60 @@ def test_the_contract_email_carries_the_stored_pdf(
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == "employment-contract-v1.pdf"
     assert attachment.get_content() == storage.get(document.storage_key)
+
+
+def test_an_anonymized_forward_sends_a_profile_without_name_email_phone_or_cv(
+    db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
+) -> None:
+    ref = seed_reference(db, tenant.organisation_id)
+    canary = {"name": "Canary Klaassen", "email": "canary.klaassen@example.org"}
+    registered = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "register_application",
+            "vacancy_id": str(ref.vacancy_id),
+            "applicant": {**canary, "phone": "+31 6 12345678", "locale": "en"},
+            "application_text": "Canary Klaassen writes: I live at Canarystraat 7.",
+        },
+    )
+    application_id = registered.application_id
+    record = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "forward_cv",
+            "application_id": str(application_id),
+            "to": ["panel@example.org"],
+            "anonymize": True,
+            "message": "What do you think?",
+        },
+    )
+    assert record.status == "succeeded"
+
+    [profile] = render_due_documents(db, storage, renderer)
+    sink = deliver_due_mail(db, documents=storage)
+
+    raw = sink.received[0]
+    email = parsed(raw)
+    assert sink.envelopes[0][1] == ["panel@example.org"]
+    [attachment] = list(email.iter_attachments())
+    pdf = attachment.get_content()
+    assert pdf == storage.get(profile.storage_key)
+    profile_text = pdf_text(pdf)
+    everything = (
+        raw.decode()
+        + "".join(str(p.get_content()) for p in email.walk() if p.get_content_maintype() == "text")
+        + profile_text
+        + pdf.decode("latin-1")
+        + str(attachment.get_filename())
+    )
+    for value in ("Canary", "Klaassen", "canary.klaassen", "12345678", str(application_id)):
+        assert value not in everything, value
+    with db.transaction() as session:
+        code = session.scalars(
+            select(ScheduledJob.payload).where(ScheduledJob.kind == "document")
+        ).one()["reference_code"]
+    assert code in profile_text and code in str(attachment.get_filename()).upper()
+    assert "What do you think?" in profile_text
+    assert (profile.kind, profile.purpose) == ("profile", "profile")

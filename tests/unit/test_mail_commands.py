@@ -68,37 +68,6 @@ def test_an_ad_hoc_email_goes_to_its_cc_and_bcc_without_showing_the_bcc(
     assert html is not None and "passport.<br>Thanks!" in html.get_content()
 
 
-def test_an_anonymized_forward_holds_no_name_email_phone_or_cv(
-    db: Database, tenant: Tenant
-) -> None:
-    application = _application(db, tenant)
-    record = run(
-        db,
-        tenant.organisation_id,
-        {
-            "type": "forward_cv",
-            "application_id": str(application),
-            "to": ["panel@example.org"],
-            "anonymize": True,
-            "message": "What do you think?",
-        },
-    )
-    assert record.status == "succeeded"
-    sink = deliver_due_mail(db)
-    raw = sink.received[0]
-    message = parsed(raw)
-    assert sink.envelopes[0][1] == ["panel@example.org"]
-    everything = raw.decode() + "".join(
-        str(part.get_content()) for part in message.walk() if part.get_content_maintype() == "text"
-    )
-    for value in ("Canary", "Klaassen", "canary.klaassen", "12345678", str(application)):
-        assert value not in everything
-    assert list(message.iter_attachments()) == []
-    with db.transaction() as session:
-        code = session.scalars(select(ScheduledJob.payload)).one()["reference_code"]
-    assert code in everything
-
-
 def test_a_plain_forward_names_the_applicant(db: Database, tenant: Tenant) -> None:
     application = _application(db, tenant)
     run(

@@ -50,15 +50,27 @@ def send_email(session: Session, ctx: CommandContext, cmd: SendEmail) -> None:
 def forward_cv(session: Session, ctx: CommandContext, cmd: ForwardCv) -> None:
     application = load_for_change(session, ctx, cmd)
     target_status(application, cmd.type)
-    schedule_mail(
-        session,
-        ctx,
-        application.id,
-        "cv_forward_anonymized" if cmd.anonymize else "cv_forward",
-        command_id=ctx.command_id,
-        # Random, so it cannot be traced back to the applicant's id.
-        reference_code=secrets.token_hex(4).upper(),
-    )
+    # Random, so it cannot be traced back to the applicant's id.
+    reference_code = secrets.token_hex(4).upper()
+    if cmd.anonymize:
+        # document_worker renders the one-page profile, then schedules the email with it.
+        schedule_document(
+            session,
+            ctx,
+            application.id,
+            "profile",
+            command_id=ctx.command_id,
+            reference_code=reference_code,
+        )
+    else:
+        schedule_mail(
+            session,
+            ctx,
+            application.id,
+            "cv_forward",
+            command_id=ctx.command_id,
+            reference_code=reference_code,
+        )
     record(
         session,
         ctx,
