@@ -89,8 +89,8 @@ def db(sqlite_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def settings(sqlite_url: str) -> Settings:
-    return Settings(database_url=sqlite_url)
+def settings(sqlite_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=sqlite_url, documents_dir=tmp_path / "documents")
 
 
 @pytest.fixture

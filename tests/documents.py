@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from io import BytesIO
 from typing import Any
 
@@ -55,3 +57,26 @@ def pdf_text(data: bytes) -> str:
     """The text of every page, whitespace folded (PDF text extraction breaks lines)."""
     reader = PdfReader(BytesIO(data))
     return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+
+
+def png(width: int = 8, height: int = 4, pixel: bytes = b"\x1d\x4e\xd8") -> bytes:
+    """An RGB PNG of one colour, built by hand (no imaging library needed)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(b"\x00" + pixel * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def image_count(data: bytes) -> int:
+    """How many images the PDF's pages draw."""
+    return sum(len(page.images) for page in PdfReader(BytesIO(data)).pages)

@@ -31,6 +31,9 @@ class Scope(StrEnum):
     CANDIDATE_AUTH = "candidate_auth"
     TEMPLATES_READ = "templates:read"
     TEMPLATES_WRITE = "templates:write"
+    # Stored documents (contracts, letters, profiles) and the assets they show (a logo).
+    DOCUMENTS_READ = "documents:read"
+    DOCUMENTS_WRITE = "documents:write"
 
 
 ALL_SCOPES = tuple(Scope)

@@ -7,9 +7,11 @@ from fastapi import FastAPI
 from services.command_api.problems import install_problem_handlers
 from services.command_api.routes import (
     applications,
+    assets,
     bulk,
     candidate_auth,
     commands,
+    documents,
     email_templates,
     emails,
     employees,
@@ -19,6 +21,7 @@ from services.command_api.routes import (
     vacancies,
 )
 from shared.db.database import Database
+from shared.documents.storage import storage_from_settings
 from shared.settings import Settings
 
 DESCRIPTION = """
@@ -47,12 +50,15 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.storage = storage_from_settings(settings)
     install_problem_handlers(app)
     for module in (
         commands,
         bulk,
         applications,
         emails,
+        documents,
+        assets,
         vacancies,
         reference,
         employees,

@@ -12,6 +12,7 @@ from services.command_api.api_keys import Principal, Scope, authenticate
 from services.command_api.problems import FieldError, ProblemError
 from shared.commands.fields import parse_idempotency_key
 from shared.db.database import Database
+from shared.documents.storage import DocumentStorage
 from shared.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="An organisation's API key: `wv_<id>_<secret>`")
@@ -27,8 +28,14 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_storage(request: Request) -> DocumentStorage:
+    storage: DocumentStorage = request.app.state.storage
+    return storage
+
+
 DatabaseDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+StorageDep = Annotated[DocumentStorage, Depends(get_storage)]
 
 
 def get_principal(

@@ -7,7 +7,6 @@ import hashlib
 import uuid
 from collections.abc import Iterator
 from io import BytesIO
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -17,6 +16,7 @@ from services.document_worker.pdf import Renderer
 from shared.db.database import Database
 from shared.db.models import Applicant, Application, OutboxMessage, ScheduledJob
 from shared.documents.storage import LocalDirectoryStorage
+from shared.settings import Settings
 from shared.statuses import ApplicationStatus
 from tests.conftest import Tenant
 from tests.documents import LIMITS, pdf_text, render_due_documents
@@ -44,8 +44,9 @@ def renderer() -> Iterator[Renderer]:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> LocalDirectoryStorage:
-    return LocalDirectoryStorage(tmp_path / "documents")
+def storage(settings: Settings) -> LocalDirectoryStorage:
+    """The store the API reads from, in this test's own directory."""
+    return LocalDirectoryStorage(settings.documents_dir)
 
 
 def _offered(db: Database, tenant: Tenant, *, locale: str | None = None) -> uuid.UUID:
