@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 
@@ -23,13 +24,17 @@ LIMITS = RenderLimits.from_settings(Settings())
 
 
 def document_tasks(db: Database) -> list[dict[str, Any]]:
-    """The documents queue's messages the relay would publish (ids only)."""
+    """The documents queue's messages the relay would publish now (ids only); marked
+    published, as the relay would, so that the next call finds only new ones."""
     with db.transaction() as session:
-        return list(
-            session.scalars(
-                select(OutboxMessage.payload).where(OutboxMessage.destination == "documents")
+        rows = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.destination == "documents", OutboxMessage.published_at.is_(None)
             )
-        )
+        ).all()
+        for row in rows:
+            row.published_at = datetime.now(UTC)
+        return [row.payload for row in rows]
 
 
 def renderer_for(renderer: Renderer) -> Any:
@@ -46,8 +51,9 @@ def render_due_documents(
 ) -> list[Document]:
     """Enqueue what is due, carry out every document task ``times`` times; the documents."""
     enqueue_due_jobs(db)
+    tasks = document_tasks(db)
     for _ in range(times):
-        for task in document_tasks(db):
+        for task in tasks:
             render_document_job(db, storage, compose, renderer_for(renderer), task)
     with db.transaction() as session:
         return list(session.scalars(select(Document).order_by(Document.created_at)))

@@ -23,6 +23,7 @@ from shared.commands import JobMessage
 from shared.db.database import Database
 from shared.db.models import Document, ScheduledJob
 from shared.db.types import utcnow
+from shared.documents.jobs import ERASE_FILES
 from shared.documents.storage import DocumentStorage
 from shared.errors import PermanentError, TransientError
 from shared.events import DocumentCreated
@@ -50,6 +51,9 @@ def render_document_job(
         job = _job(session, ids)
         if job is None:
             return
+        if job.purpose == ERASE_FILES:
+            _erase(storage, job)
+            return
         composed = compose(session, job)
     pdf = render(composed)
     if composed.purpose.strict_fetches and pdf.refused_urls:
@@ -63,7 +67,10 @@ def render_document_job(
     try:
         with db.transaction() as session:
             job = session.get(ScheduledJob, ids.job_id)
-            assert job is not None
+            if job is None:  # purged while it rendered: keep nothing of it
+                storage.delete(key)
+                log.info("document.job_gone", job_id=str(ids.job_id))
+                return
             _record(session, job, composed, pdf, document_id, key)
     except IntegrityError:
         storage.delete(key)
@@ -91,6 +98,17 @@ def _job(session: Session, ids: JobMessage) -> ScheduledJob | None:
         log.info("document.already_stored", job_id=str(job.id), document_id=str(stored))
         return None
     return job
+
+
+def _erase(storage: DocumentStorage, job: ScheduledJob) -> None:
+    """Remove a purged application's files; removing one twice is harmless."""
+    keys: list[str] = job.payload.get("storage_keys", [])
+    prefix = f"{job.organisation_id}/"
+    for key in keys:
+        if not key.startswith(prefix):  # only ever the job's own organisation's files
+            raise PermanentError(f"erase job {job.id} names a file of another organisation")
+        storage.delete(key)
+    log.info("document.files_erased", job_id=str(job.id), count=len(keys))
 
 
 def _record(

@@ -255,3 +255,20 @@ def test_an_anonymized_forward_sends_a_profile_without_name_email_phone_or_cv(
     assert code in profile_text and code in str(attachment.get_filename()).upper()
     assert "What do you think?" in profile_text
     assert (profile.kind, profile.purpose) == ("profile", "profile")
+
+
+def test_purging_an_application_erases_its_documents_and_their_files(
+    db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
+) -> None:
+    application_id = _offered(db, tenant)
+    run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
+    [document] = render_due_documents(db, storage, renderer)
+    for command in ("delete_application", "purge_application"):
+        body = {"type": command, "application_id": str(application_id)}
+        assert run(db, tenant.organisation_id, body).status == "succeeded"
+
+    left = render_due_documents(db, storage, renderer)  # carries out the erase job
+
+    assert left == []
+    assert not storage.exists(document.storage_key)
+    assert list(storage.root.rglob("*.pdf")) == []

@@ -19,6 +19,7 @@ from shared.db.models import (
     ApplicationEvent,
     CandidateAccount,
     CommandRecord,
+    Document,
     IdempotencyRecord,
     Interview,
     Offer,
@@ -26,6 +27,7 @@ from shared.db.models import (
     ScheduledJob,
     SetPasswordToken,
 )
+from shared.documents.jobs import ERASE_FILES
 from shared.events import ApplicationPurged
 from shared.ids import new_id
 from shared.messaging.outbox import publish_event
@@ -38,8 +40,28 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
     target_status(application, cmd.type)  # only a deleted application may be purged
     app_id, applicant_id = application.id, application.applicant_id
 
-    for model in (Interview, Offer, ScheduledJob, OutboundEmail):
+    # Stored files go after the commit, by document_worker: a rollback here must not
+    # have removed them already.
+    storage_keys = list(
+        session.scalars(select(Document.storage_key).where(Document.application_id == app_id))
+    )
+    for model in (Interview, Offer, ScheduledJob, OutboundEmail, Document):
         session.execute(delete(model).where(model.application_id == app_id))
+    if storage_keys:
+        session.add(
+            ScheduledJob(
+                id=new_id(),
+                organisation_id=ctx.organisation_id,
+                application_id=None,
+                command_id=ctx.command_id,
+                kind="document",
+                purpose=ERASE_FILES,
+                payload={"storage_keys": storage_keys},
+                due_at=ctx.now,
+                status="pending",
+                created_at=ctx.now,
+            )
+        )
     session.execute(
         update(ApplicationEvent)
         .where(ApplicationEvent.application_id == app_id)
