@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pika
 import pytest
 
@@ -103,3 +107,43 @@ def mail_pipeline(env: dict[str, str], sink: tuple[Sink, int], tmp_path: Path) -
         running(mail_worker, env=mail_env, log_path=tmp_path / "mail_worker.log"),
     ):
         yield
+
+
+# -- S3 (moto's server) ----------------------------------------------------------------
+
+S3_REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's S3 server on a free loopback port: a real S3 API, locally."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    with running(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={},
+        log_path=tmp_path_factory.mktemp("moto") / "moto.log",
+        ready=http_ready(f"{endpoint}/moto-api/"),
+    ):
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name=S3_REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+@pytest.fixture
+def bucket(s3_client: Any) -> str:
+    """A new, empty bucket for each test."""
+    name = f"werving-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": S3_REGION}
+    )
+    return name

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -25,45 +22,11 @@ from shared.documents.storage import (
     storage_from_settings,
 )
 from shared.settings import Settings
-from tests.processes import free_port, http_ready, running
+from tests.integration.conftest import S3_REGION
 
 pytestmark = pytest.mark.integration
 
-REGION = "eu-west-1"
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 400 + b"\n%%EOF\n"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto's S3 server on a free loopback port, for this module."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    with running(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env={},
-        log_path=tmp_path_factory.mktemp("moto") / "moto.log",
-        ready=http_ready(f"{endpoint}/moto-api/"),
-    ):
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
-def s3_client(s3_endpoint: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-@pytest.fixture
-def bucket(s3_client: Any) -> str:
-    """A new, empty bucket for each test."""
-    name = f"werving-{uuid.uuid4().hex[:12]}"
-    s3_client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return name
 
 
 @pytest.fixture(params=["local", "s3", "s3 with a prefix"])
@@ -195,7 +158,7 @@ def test_s3_settings_give_a_working_store_on_the_configured_bucket_and_prefix(
             s3_bucket=bucket,
             s3_prefix="documents",
             s3_endpoint_url=s3_endpoint,
-            s3_region=REGION,
+            s3_region=S3_REGION,
             s3_access_key_id="test",
             s3_secret_access_key="test",
         )
