@@ -2,7 +2,8 @@
 
 For trying werving with nothing installed. The same code runs in production;
 only the adapters differ (StubBroker instead of RabbitMQ, a local SMTP sink
-instead of a mail server, a polling relay instead of LISTEN/NOTIFY).
+instead of a mail server, a directory instead of S3, a polling relay instead of
+LISTEN/NOTIFY).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def embedded_settings(var_dir: Path, smtp_port: int) -> Settings:
     os.environ["WERVING_SMTP_PORT"] = str(smtp_port)
     os.environ["WERVING_SMTP_SECURITY"] = "none"
     os.environ.setdefault("WERVING_BROKER_URL", STUB_BROKER_URL)
+    os.environ.setdefault("WERVING_DOCUMENTS_DIR", str(var_dir / "documents"))
     os.environ.setdefault("WERVING_ENVIRONMENT", "dev")
     settings = Settings()
     if not settings.uses_stub_broker:
@@ -71,11 +73,13 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
     configure_logging(log_format="console", level=settings.log_level)
     upgrade(settings.database_url)
 
-    # The actors bind to the broker their boot module builds from the settings.
-    from services.status_worker import actors  # noqa: F401
+    # The actors bind to the broker their boot module builds from the settings: all three
+    # workers share it, as threads of this process.
+    from services.document_worker import actors as _document_actors  # noqa: F401
+    from services.mail_worker import actors as _mail_actors  # noqa: F401
+    from services.status_worker import actors as _status_actors  # noqa: F401
 
     broker = dramatiq.get_broker()
-    # Jobs for workers that have no actors yet wait in their (in-memory) queues.
     declare_worker_queues(broker, WORKER_QUEUES)
     worker = dramatiq.Worker(broker, worker_threads=4)
     worker.start()
@@ -106,6 +110,7 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
         f"  demo API key:     {key}\n"
         f"  open vacancy id:  {vacancy_id}\n"
         f"  mail sink:        smtp://127.0.0.1:{smtp_port} -> {var_dir / 'mail'}\n"
+        f"  documents:        {settings.documents_dir}\n"
     )
     print(banner, flush=True)  # noqa: T201 - the one thing a newcomer must see
     try:

@@ -12,7 +12,7 @@ import httpx
 from tests.processes import free_port, http_ready, running, wait_until, werving
 
 
-def test_werving_dev_runs_register_then_withdraw_over_http(tmp_path: Path) -> None:
+def test_werving_dev_runs_the_commands_mail_and_documents_over_http(tmp_path: Path) -> None:
     # Given `werving dev` started with no WERVING_ settings, in an empty directory
     port, smtp_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WERVING_")}
@@ -43,10 +43,32 @@ def test_werving_dev_runs_register_then_withdraw_over_http(tmp_path: Path) -> No
                 "type": "register_application",
                 "vacancy_id": vacancy.group(1),
                 "applicant": {"name": "Ann de Vries", "email": "ann@example.org"},
+                "send_receipt": True,
             },
             headers={**headers, "Idempotency-Key": "smoke-register"},
         ).json()
         _wait_for_outcome(base, headers, registered["location"])
+        letter = httpx.post(
+            f"{base}/v1/commands",
+            json={
+                "type": "send_letter",
+                "application_id": registered["application_id"],
+                "letter": "received",
+                "channel": "print",
+            },
+            headers={**headers, "Idempotency-Key": "smoke-letter"},
+        ).json()
+        _wait_for_outcome(base, headers, letter["location"])
+        documents = f"{base}/v1/applications/{registered['application_id']}/documents"
+        wait_until(
+            lambda: bool(httpx.get(documents, headers=headers).json()["items"]),
+            timeout_s=60,
+            what="the printed letter",
+        )
+        [document] = httpx.get(documents, headers=headers).json()["items"]
+        pdf = httpx.get(base + document["download"], headers=headers).content
+        mail_dir = tmp_path / "var" / "mail"
+        wait_until(lambda: any(mail_dir.glob("*")), timeout_s=30, what="the receipt in the sink")
         withdrawn = httpx.post(
             f"{base}/v1/commands",
             json={"type": "withdraw_application", "application_id": registered["application_id"]},
@@ -59,8 +81,11 @@ def test_werving_dev_runs_register_then_withdraw_over_http(tmp_path: Path) -> No
         ).json()
     assert outcome == "succeeded"
     assert application["status"] == "withdrawn"
-    assert [h["to_status"] for h in application["history"]] == ["received", "withdrawn"]
+    assert [h["to_status"] for h in application["history"]] == ["received", "received", "withdrawn"]
     assert (tmp_path / "var" / "werving.db").exists()
+    # And the receipt went to the local sink, the letter is a PDF under the var dir
+    assert pdf.startswith(b"%PDF-") and document["purpose"] == "letter_received"
+    assert list((tmp_path / "var" / "documents").rglob("*.pdf"))
 
 
 def _wait_for_outcome(base: str, headers: dict[str, str], location: str) -> str:
