@@ -11,6 +11,7 @@ from services.command_api.routes import (
     bulk,
     candidate_auth,
     commands,
+    document_templates,
     documents,
     email_templates,
     emails,
@@ -63,6 +64,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         reference,
         employees,
         email_templates,
+        document_templates,
         health,
     ):
         app.include_router(module.router)

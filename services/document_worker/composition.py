@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from services.document_worker.fetcher import Asset
 from services.document_worker.layout import page
-from services.document_worker.purposes import PURPOSES, DocumentPurpose, builtin_template
 from shared.commands import SendEmploymentContract
 from shared.db.models import OrganisationAsset, ScheduledJob
+from shared.documents.overrides import find_document_template
+from shared.documents.purposes import PURPOSES, DocumentPurpose, builtin_template, check_template
 from shared.emails.formatting import format_date, format_salary
 from shared.emails.locales import Locale, babel_locale
 from shared.errors import PermanentError
@@ -76,10 +77,20 @@ def compose(session: Session, job: ScheduledJob) -> ComposedDocument:
     # Only what the purpose allows reaches the template: an anonymized profile never
     # even receives the applicant's name.
     values = {key: value for key, value in values.items() if key in purpose.variables}
+    own = find_document_template(session, job.organisation_id, purpose.name, locale)
+    template = (
+        builtin_template(purpose.name, locale)
+        if own is None
+        else check_template(purpose.name, own.html)
+    )
+    which = "builtin" if own is None else f"organisation v{own.version}"
     try:
-        body = render(builtin_template(purpose.name, locale), values)
+        body = render(template, values)
     except TemplateProblem as problem:
-        raise PermanentError(f"template_error: {purpose.name}/{locale}: {problem}") from None
+        # A retry cannot fix a template: the job fails for good, saying which and why.
+        raise PermanentError(
+            f"template_error: {purpose.name}/{locale} {which}: {problem}"
+        ) from None
     logo = session.scalar(
         select(OrganisationAsset).where(
             OrganisationAsset.organisation_id == job.organisation_id,
@@ -101,7 +112,7 @@ def compose(session: Session, job: ScheduledJob) -> ComposedDocument:
         title=title,
         locale=locale,
         filename_stem=_slug(title),
-        template_version="builtin",
+        template_version=which,
         assets={} if logo is None else {"logo": Asset(logo.content_type, logo.data)},
     )
 

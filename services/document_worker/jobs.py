@@ -8,6 +8,7 @@ racing may both render, but only one row commits; the other removes its file.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -43,6 +44,7 @@ def render_document_job(
     render: PdfRenderer,
     message: dict[str, Any],
 ) -> None:
+    started = time.perf_counter()
     try:
         ids = JobMessage.model_validate(message)
     except ValueError as exc:
@@ -71,7 +73,7 @@ def render_document_job(
                 storage.delete(key)
                 log.info("document.job_gone", job_id=str(ids.job_id))
                 return
-            _record(session, job, composed, pdf, document_id, key)
+            _record(session, job, composed, pdf, document_id, key, started)
     except IntegrityError:
         storage.delete(key)
         with db.transaction() as session:
@@ -118,6 +120,7 @@ def _record(
     pdf: RenderedPdf,
     document_id: UUID,
     key: str,
+    started: float,
 ) -> None:
     purpose = composed.purpose
     now = utcnow()
@@ -187,4 +190,5 @@ def _record(
         version=version,
         pages=pdf.pages,
         bytes=len(pdf.data),
+        ms=round((time.perf_counter() - started) * 1000, 1),  # the job, from its message
     )

@@ -261,7 +261,9 @@ class SendEmploymentContract(ApplicationCommand):
     extra_terms: Note | None = None
     message: Note | None = Field(default=None, description="A note in the email with the PDF.")
     template: TemplateName | None = Field(
-        default=None, description="The organisation's contract template; the built-in if unset."
+        default=None,
+        description="Only `contract` for now. The organisation's own contract body"
+        " (`PUT /v1/document-templates/contract/{locale}`) is used when it has one.",
     )
 
     @model_validator(mode="after")

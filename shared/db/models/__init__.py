@@ -1,7 +1,7 @@
 """SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
 
 from shared.db.models.commands import CommandRecord, IdempotencyRecord
-from shared.db.models.documents import Document, OrganisationAsset
+from shared.db.models.documents import Document, DocumentTemplate, OrganisationAsset
 from shared.db.models.mail import EmailTemplate, OutboundEmail
 from shared.db.models.messaging import DeadLetter, InboxEntry, OutboxMessage
 from shared.db.models.portal import CandidateAccount, SetPasswordToken
@@ -20,6 +20,7 @@ __all__ = [
     "DeadLetter",
     "Department",
     "Document",
+    "DocumentTemplate",
     "EmailTemplate",
     "Employee",
     "IdempotencyRecord",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
@@ -60,4 +60,21 @@ class OrganisationAsset(Base):
     content_type: Mapped[str] = mapped_column(String(40))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DocumentTemplate(Base):
+    """An organisation's own body for one kind of document in one locale (the page frame,
+    letterhead and page numbers stay werving's)."""
+
+    __tablename__ = "document_templates"
+    __table_args__ = (UniqueConstraint("organisation_id", "purpose", "locale"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"))
+    purpose: Mapped[str] = mapped_column(String(40))
+    locale: Mapped[str] = mapped_column(String(2))
+    html: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

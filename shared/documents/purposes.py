@@ -1,5 +1,6 @@
 """The documents document_worker renders: what each one is called, which values its
-template may use, and which email (if any) sends it once it is stored."""
+template may use, sample values to check and preview a template with, and which email
+(if any) sends it once it is stored."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Final
 from shared.emails.locales import Locale
 from shared.templates.sandbox import CheckedTemplate, check
 
-_TEMPLATES = files("services.document_worker").joinpath("templates")
+_TEMPLATES = files("shared.documents").joinpath("templates")
 _APPLICATION: Final = frozenset(
     {"applicant_name", "applicant_first_name", "vacancy_title", "organisation_name"}
 )
@@ -94,8 +95,69 @@ PURPOSES: Final[dict[str, DocumentPurpose]] = {
 }
 
 
+def builtin_source(purpose: str, locale: Locale) -> str:
+    return _TEMPLATES.joinpath(purpose, f"{locale}.html.j2").read_text(encoding="utf-8")
+
+
 @cache
 def builtin_template(purpose: str, locale: Locale) -> CheckedTemplate:
     """The built-in body of ``purpose`` in ``locale``, checked like an organisation's."""
-    source = _TEMPLATES.joinpath(purpose, f"{locale}.html.j2").read_text(encoding="utf-8")
+    return check_template(purpose, builtin_source(purpose, locale))
+
+
+def check_template(purpose: str, source: str) -> CheckedTemplate:
+    """``source`` as a body for ``purpose``: the sandbox's rules and only its variables
+    (raises :class:`shared.templates.sandbox.TemplateProblem`)."""
     return check(source, html=True, allowed_variables=PURPOSES[purpose].variables)
+
+
+_SAMPLE_TEXT: Final[dict[Locale, dict[str, object]]] = {
+    "nl": {
+        "vacancy_title": "Verpleegkundige acute zorg",
+        "job_title": "Verpleegkundige acute zorg",
+        "salary": "€ 3.500,00 per maand",
+        "hours_per_week": "32,5",
+        "start_date": "1 mei 2026",
+        "end_date": "30 april 2027",
+        "place_of_work": "Utrecht",
+        "extra_terms": "Reiskosten worden vergoed volgens de cao.",
+        "contract_date": "9 maart 2026",
+        "letter_date": "9 maart 2026",
+        "reason": "Er is gekozen voor een andere kandidaat",
+        "status": "Gesprek",
+        "applied_on": "2 maart 2026",
+        "message": "Graag uw oordeel vóór vrijdag.",
+    },
+    "en": {
+        "vacancy_title": "Emergency care nurse",
+        "job_title": "Emergency care nurse",
+        "salary": "€3,500.00 per month",
+        "hours_per_week": "32.5",
+        "start_date": "1 May 2026",
+        "end_date": "30 April 2027",
+        "place_of_work": "Utrecht",
+        "extra_terms": "Travel costs are reimbursed under the collective agreement.",
+        "contract_date": "9 March 2026",
+        "letter_date": "9 March 2026",
+        "reason": "Another candidate was chosen",
+        "status": "Interview",
+        "applied_on": "2 March 2026",
+        "message": "Please let me know by Friday.",
+    },
+}
+
+
+def sample_values(purpose: str, locale: Locale) -> dict[str, object]:
+    """Made-up but realistic values for every variable of ``purpose``, in ``locale``."""
+    values: dict[str, object] = {
+        "applicant_name": "Sanne de Vries",
+        "applicant_first_name": "Sanne",
+        "organisation_name": "Zorggroep Noord",
+        "recruiter_name": "Eva Bakker",
+        "probation_months": 1,
+        "holiday_days": 25,
+        "notice_period_months": 1,
+        "reference_code": "7Q4M2K9D",
+        **_SAMPLE_TEXT[locale],
+    }
+    return {name: values[name] for name in sorted(PURPOSES[purpose].variables)}
