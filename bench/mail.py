@@ -44,7 +44,6 @@ from sqlalchemy import insert
 
 from bench._common import (
     BIN,
-    EVENTS_EXCHANGE,
     PHASE_TIMEOUT_S,
     WORKER_POLL_S,
     WORKER_STARTUP_TIMEOUT_S,
@@ -55,29 +54,21 @@ from bench._common import (
     free_port,
     parent_pid,
     process_group,
-    queue_depth,
     rabbitmq_url,
-    take_over_queue,
     wait_first_drop,
     wait_until,
 )
 from bench.end_to_end import seed
+from bench.scheduled_jobs import publish_due_jobs
 from bench.status_worker import profile_report, py_spy_available
 from shared.db.database import Database
 from shared.db.models import ScheduledJob
 from shared.db.types import utcnow
 from shared.emails.rendering import render_email
 from shared.ids import new_id
-from shared.messaging.broker import build_broker, declare_worker_queues
-from shared.messaging.publishers import PipelinedPublisher
-from shared.messaging.relay import Relay
 from shared.messaging.routes import MAIL_QUEUE
-from shared.messaging.scheduler import enqueue_due_jobs
-from shared.settings import Settings
 
 SETTLE_S = 3.0
-ENQUEUE_LIMIT = 500
-MAX_BATCHES = 1_000  # of 500 jobs or outbox rows: ample for any figure here
 
 # The sink: one byte appended to argv[2] per message accepted; runs until SIGTERM.
 SINK_SCRIPT = """
@@ -255,41 +246,6 @@ def scheduled_receipts(url: str, n: int) -> uuid.UUID:
     return tenant.organisation_id
 
 
-def publish_mail_jobs(url: str, n: int) -> None:
-    """Enqueue every due job (scheduler), declare ``mail`` as Dramatiq does, relay it all."""
-    take_over_queue(MAIL_QUEUE)
-    broker = build_broker(Settings(database_url=url, broker_url=rabbitmq_url()))
-    try:
-        declare_worker_queues(broker, [MAIL_QUEUE])
-    finally:
-        broker.close()
-    db = Database(url, pool_size=1)
-    publisher = PipelinedPublisher(rabbitmq_url(), exchanges=[EVENTS_EXCHANGE])
-    try:
-        enqueued, deadline = 0, time.monotonic() + PHASE_TIMEOUT_S
-        for _ in range(MAX_BATCHES):
-            done = enqueue_due_jobs(db, limit=ENQUEUE_LIMIT)
-            enqueued += done
-            if done == 0 or time.monotonic() > deadline:
-                break
-        if enqueued < n:
-            raise BenchError(f"the scheduler enqueued {enqueued} of {n} mail jobs")
-        publisher.connect()
-        relay = Relay(db, publisher, events_exchange=EVENTS_EXCHANGE)
-        total = 0
-        for _ in range(MAX_BATCHES):
-            published = relay.relay_batch()
-            total += published
-            if published == 0 or time.monotonic() > deadline:
-                break
-    finally:
-        publisher.close()
-        db.dispose()
-    if total < n:
-        raise BenchError(f"the relay published {total} messages for {n} mail jobs")
-    wait_until(lambda: queue_depth(MAIL_QUEUE)[0] >= n, timeout_s=30, what=f"{n} mail tasks")
-
-
 # -- the worker ------------------------------------------------------------------------
 
 
@@ -399,7 +355,7 @@ def worker_rate(
 ) -> WorkerResult:
     """Seed and queue ``n`` receipts, then time the real worker sending them."""
     organisation_id = scheduled_receipts(url, n)
-    publish_mail_jobs(url, n)
+    publish_due_jobs(url, n, MAIL_QUEUE)
     time.sleep(SETTLE_S)  # let RabbitMQ write the queue to disk and go quiet
     base = sink.count()
     pids: set[int] = set()

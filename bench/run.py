@@ -45,10 +45,12 @@ from bench._common import (  # noqa: E402
     scratch_database,
     server_versions,
 )
+from bench.documents import DocumentSetup, document_figures  # noqa: E402
 from bench.dramatiq_floor import dramatiq_floor  # noqa: E402
 from bench.end_to_end import Setup, end_to_end  # noqa: E402
 from bench.mail import MailSetup, mail_figures  # noqa: E402
 from bench.mail import WorkerResult as MailResult  # noqa: E402
+from bench.pdf_render import render_variants  # noqa: E402
 from bench.publish import RawResult, RelayResult, raw_pipelined, relay_rate  # noqa: E402
 from bench.status_worker import RawResult as StatusRaw  # noqa: E402
 from bench.status_worker import WorkerResult, WorkerSetup, status_figures  # noqa: E402
@@ -57,6 +59,7 @@ from shared.logging import configure_logging  # noqa: E402
 TARGET_RATIO = 0.30
 STATUS_TARGET_RATIO = 0.40
 MAIL_TARGET_RATIO = 0.70
+DOCUMENT_TARGET_FACTOR = 1.2  # the worker's time per contract over bare WeasyPrint's
 
 
 def machine() -> str:
@@ -277,6 +280,54 @@ def mail_figure(n: int, setup: MailSetup, profile: str) -> None:
         print(profiled.profile)
 
 
+def document_figure(n: int, setup: DocumentSetup, bare_renders: int) -> None:
+    with (
+        scratch_database() as url,
+        tempfile.TemporaryDirectory(prefix="werving-bench-") as log_dir,
+    ):
+        figures = document_figures(url, n, setup, Path(log_dir), bare_renders=bare_renders)
+    worker, (bare, bare_as_worker) = figures.worker, figures.bare
+    factor = worker.ms_per_contract / bare.mean_ms
+    verdict = "meets" if factor <= DOCUMENT_TARGET_FACTOR else "ABOVE"
+    print(
+        f"document worker ({setup.processes} process(es) x {setup.threads} thread(s)):"
+        f" {worker.contracts:,} contracts queue -> stored in {worker.seconds:.2f} s"
+        f" = {worker.rate:.1f} contracts/s, {worker.ms_per_contract:.0f} ms per contract"
+        f" | bare WeasyPrint, same HTML, defaults: {bare.mean_ms:.0f} ms mean"
+        f" ({1000 / bare.mean_ms:.1f} docs/s) | factor {factor:.2f}"
+        f" ({verdict} target {DOCUMENT_TARGET_FACTOR:.2f})"
+    )
+    job, render = sorted(worker.job_ms), sorted(worker.render_ms)
+    if job and render:
+        print(
+            f"    per contract in the worker: job (compose, render, store, record) median"
+            f" {percentile(job, 0.5):.0f} ms, p95 {percentile(job, 0.95):.0f} ms;"
+            f" the render in its child median {percentile(render, 0.5):.0f} ms,"
+            f" p95 {percentile(render, 0.95):.0f} ms"
+        )
+    for result in (bare, bare_as_worker):
+        print(
+            f"    bare WeasyPrint ({result.label}), {len(result.ms)} renders after a warm-up:"
+            f" median {result.median_ms:.0f} ms, p95 {result.p95_ms:.0f} ms;"
+            f" {result.pages} page(s), {result.size:,} bytes"
+        )
+    peaks = ", ".join(f"{kind} {mb:.0f} MB" for kind, mb in sorted(worker.peak_rss_mb.items()))
+    print(f"    peak RSS per worker process (VmHWM): {peaks}")
+    cpu = worker.cpu
+    print(
+        f"    worker, CPU ms per contract: {cpu.per_unit_ms(worker.contracts)};"
+        f" machine busy {cpu.machine_busy:.0%} of {os.cpu_count()} CPUs"
+    )
+    print(
+        f"render variants (bench/pdf_render.py), the Dutch contract, {bare_renders} renders each:"
+    )
+    for variant in render_variants(bare_renders):
+        print(
+            f"    {variant.label:58} median {variant.median_ms:6.1f} ms,"
+            f" mean {variant.mean_ms:6.1f} ms, {variant.size:>8,} bytes"
+        )
+
+
 def _cpu_line(title: str, result: WorkerResult | StatusRaw | MailResult) -> None:
     if isinstance(result, WorkerResult):
         units = result.commands
@@ -323,8 +374,17 @@ def main() -> int:
     parser.add_argument("--mail-count", type=int, help="mail worker emails (2,000; quick 200)")
     parser.add_argument("--mail-worker-processes", type=int, default=2)
     parser.add_argument("--mail-worker-threads", type=int, default=4)
+    parser.add_argument("--contracts", type=int, help="document worker contracts (200; quick 20)")
+    parser.add_argument("--document-worker-processes", type=int, default=1)
+    parser.add_argument("--document-worker-threads", type=int, default=1)
     parser.add_argument(
-        "--skip", choices=["relay", "e2e", "status", "mail"], action="append", default=[]
+        "--bare-renders", type=int, help="bare WeasyPrint renders per variant (30; quick 5)"
+    )
+    parser.add_argument(
+        "--skip",
+        choices=["relay", "e2e", "status", "mail", "documents"],
+        action="append",
+        default=[],
     )
     parser.add_argument(
         "--without-notify-trigger",
@@ -338,6 +398,8 @@ def main() -> int:
     commands = args.commands or (200 if args.quick else 2_000)
     status_commands = args.status_commands or (200 if args.quick else 2_000)
     mail_count = args.mail_count or (200 if args.quick else 2_000)
+    contracts = args.contracts or (20 if args.quick else 200)
+    bare_renders = args.bare_renders or (5 if args.quick else 30)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     setup = Setup(args.worker_processes, args.worker_threads, args.concurrency)
 
@@ -380,6 +442,11 @@ def main() -> int:
                     args.status_worker_log_level,
                 )
                 mail_figure(mail_count, mail_setup, args.profile)
+            if "documents" not in args.skip:
+                document_setup = DocumentSetup(
+                    args.document_worker_processes, args.document_worker_threads
+                )
+                document_figure(contracts, document_setup, bare_renders)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1

@@ -40,7 +40,11 @@ def document_tasks(db: Database) -> list[dict[str, Any]]:
 def renderer_for(renderer: Renderer) -> Any:
     def render(document: ComposedDocument) -> RenderedPdf:
         return renderer.render(
-            document.html, assets=document.assets, title=document.title, lang=document.locale
+            document.html,
+            assets=document.assets,
+            title=document.title,
+            lang=document.locale,
+            stylesheet=document.stylesheet,
         )
 
     return render

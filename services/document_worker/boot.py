@@ -33,6 +33,7 @@ def render(document: ComposedDocument) -> RenderedPdf:
         limits=limits,
         title=document.title,
         lang=document.locale,
+        stylesheet=document.stylesheet,
     )
 
 

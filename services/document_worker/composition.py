@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.document_worker.fetcher import Asset
-from services.document_worker.layout import page
+from services.document_worker.layout import page, stylesheet
 from shared.commands import SendEmploymentContract
 from shared.db.models import OrganisationAsset, ScheduledJob
 from shared.documents.overrides import find_document_template
@@ -60,6 +60,7 @@ _STAGES: Final[dict[Locale, dict[str, str]]] = {
 class ComposedDocument:
     purpose: DocumentPurpose
     html: str
+    stylesheet: str  # ours, shared by every document in the locale
     title: str
     locale: Locale
     filename_stem: str
@@ -109,6 +110,7 @@ def compose(session: Session, job: ScheduledJob) -> ComposedDocument:
             organisation=subject.organisation.name,
             with_logo=logo is not None,
         ),
+        stylesheet=stylesheet(locale),
         title=title,
         locale=locale,
         filename_stem=_slug(title),

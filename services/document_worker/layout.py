@@ -53,16 +53,26 @@ table.facts td { padding: 1.5mm 0; }
 
 
 def page(body: str, *, title: str, locale: Locale, organisation: str, with_logo: bool) -> str:
-    """A whole HTML document around ``body`` (already rendered and escaped)."""
-    page_label, of_label = _PAGE_OF[locale]
+    """A whole HTML document around ``body`` (already rendered and escaped), to render
+    with :func:`stylesheet` (the renderer parses that once, not with every document)."""
     logo = f'<img src="{LOGO}" alt="">' if with_logo else ""
     return (
         "<!DOCTYPE html>"
         f'<html lang="{locale}"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title>"
-        f'<meta name="author" content="{escape(organisation)}">'
-        f"<style>{_STYLESHEET % {'page': page_label, 'of': of_label}}</style></head>"
+        f'<meta name="author" content="{escape(organisation)}"></head>'
         f'<body><div class="letterhead">{logo}'
         f'<span class="organisation">{escape(organisation)}</span></div>'
         f"<main>{body}</main></body></html>"
     )
+
+
+def stylesheet(locale: Locale) -> str:
+    """The page's CSS: A4, the letterhead, "Pagina 1 van 2" in the footer."""
+    page_label, of_label = _PAGE_OF[locale]
+    return _STYLESHEET % {"page": page_label, "of": of_label}
+
+
+def standalone(html: str, css: str) -> str:
+    """``html`` with ``css`` inside it, as one self-contained document."""
+    return html.replace("</head>", f"<style>{css}</style></head>", 1)

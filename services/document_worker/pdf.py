@@ -29,7 +29,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from weasyprint import HTML
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
 
 from services.document_worker.fetcher import Asset, LockedFetcher
 from shared.errors import PermanentError, TransientError
@@ -89,9 +90,12 @@ def render_pdf(
     limits: RenderLimits,
     title: str,
     lang: str,
+    stylesheet: str = "",
 ) -> RenderedPdf:
     """Render ``html`` with this thread's :func:`shared_renderer`."""
-    return shared_renderer(limits).render(html, assets=assets, title=title, lang=lang)
+    return shared_renderer(limits).render(
+        html, assets=assets, title=title, lang=lang, stylesheet=stylesheet
+    )
 
 
 # --- parent side ---------------------------------------------------------------------
@@ -106,6 +110,8 @@ class _Request:
     cpu_seconds: int
     max_pages: int
     max_bytes: int
+    # Our own page stylesheet, parsed once per child and kept (see _stylesheet).
+    stylesheet: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,7 +160,10 @@ class Renderer:
         assets: Mapping[str, Asset] = NO_ASSETS,
         title: str,
         lang: str,
+        stylesheet: str = "",
     ) -> RenderedPdf:
+        """``stylesheet`` is trusted CSS that many documents share (our page frame): the
+        child parses it once. Anything a template writes belongs in ``html``."""
         request = _Request(
             html=html,
             assets=dict(assets),
@@ -163,6 +172,7 @@ class Renderer:
             cpu_seconds=self.limits.cpu_seconds,
             max_pages=self.limits.max_pages,
             max_bytes=self.limits.max_bytes,
+            stylesheet=stylesheet,
         )
         started = time.perf_counter()
         try:
@@ -357,11 +367,46 @@ def _child_main(conn: Connection, memory_bytes: int) -> None:
             return
 
 
+# What makes a render faster than WeasyPrint's defaults (docs/benchmarks.md): a font
+# configuration kept for the child's life (fontconfig set up once, not per document)
+# and our stylesheet parsed once. Neither holds another document's data: a document
+# that declares its own fonts (@font-face) gets a fresh configuration, so no font one
+# organisation loaded is ever offered to another's; images are never cached across
+# documents ("asset:logo" is a different image for every organisation).
+_FONTS: list[FontConfiguration] = []
+_STYLESHEETS: dict[str, CSS] = {}
+_MAX_STYLESHEETS = 16
+
+
+def _font_config(html: str) -> FontConfiguration:
+    if "@font-face" in html.lower():
+        return FontConfiguration()
+    if not _FONTS:
+        _FONTS.append(FontConfiguration())
+    return _FONTS[0]
+
+
+def _stylesheet(source: str) -> list[CSS]:
+    if not source:
+        return []
+    if source not in _STYLESHEETS:
+        if len(_STYLESHEETS) >= _MAX_STYLESHEETS:
+            _STYLESHEETS.clear()
+        if not _FONTS:
+            _FONTS.append(FontConfiguration())
+        _STYLESHEETS[source] = CSS(string=source, font_config=_FONTS[0])
+    return [_STYLESHEETS[source]]
+
+
 def _render(request: _Request) -> _Reply:
     fetcher = LockedFetcher(request.assets)
     options = {"pdf_variant": PDF_VARIANT}
     try:
-        document = HTML(string=request.html, url_fetcher=fetcher).render(**options)
+        document = HTML(string=request.html, url_fetcher=fetcher).render(
+            font_config=_font_config(request.html),
+            stylesheets=_stylesheet(request.stylesheet),
+            **options,
+        )
         pages = len(document.pages)
         if pages > request.max_pages:
             return _Reply(
