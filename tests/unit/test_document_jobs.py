@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from io import BytesIO
 
 import pytest
+from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -20,6 +21,7 @@ from shared.settings import Settings
 from shared.statuses import ApplicationStatus
 from tests.conftest import Tenant
 from tests.documents import LIMITS, pdf_text, render_due_documents
+from tests.factories import new_key
 from tests.mailbox import deliver_due_mail, parsed
 from tests.seeds import seed_application, seed_reference
 from tests.workflow import run
@@ -93,7 +95,12 @@ def test_a_contract_is_rendered_stored_and_handed_to_the_mail_worker(
         "Pagina 1 van",
     ):
         assert expected in text, expected
-    assert len(PdfReader(BytesIO(data)).pages) == document.pages
+    reader = PdfReader(BytesIO(data))
+    assert len(reader.pages) == document.pages
+    xmp = reader.xmp_metadata  # PDF/A-3b, so that the contract can be archived
+    assert xmp is not None and (xmp.pdfaid_part, xmp.pdfaid_conformance) == ("3", "B")
+    assert xmp.dc_title == {"x-default": "Arbeidsovereenkomst"}
+    assert reader.metadata is not None and reader.metadata.author == "Acme"
     with db.transaction() as session:
         mail = session.scalars(select(ScheduledJob).where(ScheduledJob.kind == "mail")).one()
         created = session.scalars(
@@ -272,3 +279,39 @@ def test_purging_an_application_erases_its_documents_and_their_files(
     assert left == []
     assert not storage.exists(document.storage_key)
     assert list(storage.root.rglob("*.pdf")) == []
+
+
+@pytest.mark.parametrize(
+    ("missing", "field"),
+    [("salary", "salary"), ("start_date", "start_date"), ("place_of_work", "place_of_work")],
+)
+def test_a_contract_without_a_required_field_is_refused_before_anything_renders(
+    client: TestClient, db: Database, tenant: Tenant, missing: str, field: str
+) -> None:
+    application_id = _offered(db, tenant)
+    body = {k: v for k, v in CONTRACT.items() if k != missing}
+
+    response = client.post(
+        "/v1/commands",
+        json={**body, "application_id": str(application_id)},
+        headers={**tenant.headers, "Idempotency-Key": new_key()},
+    )
+
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    with db.transaction() as session:
+        assert session.scalars(select(ScheduledJob)).all() == []
+
+
+def test_a_contract_that_ends_before_it_starts_is_refused(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
+    application_id = _offered(db, tenant)
+    body = {**CONTRACT, "application_id": str(application_id), "end_date": "2027-02-01"}
+
+    response = client.post(
+        "/v1/commands", json=body, headers={**tenant.headers, "Idempotency-Key": new_key()}
+    )
+
+    assert response.status_code == 422
+    assert "end_date must be after start_date" in response.json()["detail"]
