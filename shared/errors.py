@@ -17,6 +17,7 @@ class RefusalCode(StrEnum):
     UNKNOWN_REASON = "unknown_reason"
     OFFER_EXPIRED = "offer_expired"
     UNKNOWN_TEMPLATE = "unknown_template"
+    UNKNOWN_DOCUMENT = "unknown_document"
 
 
 class PermanentError(Exception):

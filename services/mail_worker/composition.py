@@ -106,6 +106,8 @@ def compose(session: Session, job: ScheduledJob, *, storage: DocumentStorage) ->
     message["To"] = ", ".join(to)
     if cc:
         message["Cc"] = ", ".join(cc)  # Bcc goes in the envelope only
+    if command.get("reply_to") and (job.purpose == "ad_hoc" or job.purpose in FORWARDS):
+        message["Reply-To"] = command["reply_to"]  # the sender stays the organisation's
     message["Subject"] = rendered.subject
     message["Date"] = rfc2822_date(datetime.now(UTC))
     # Fixed before the first attempt; the sender's domain, never this host's name.

@@ -216,6 +216,17 @@ class SendEmail(ApplicationCommand):
     text: LongText | None = None
     html: LongText | None = None
     template: TemplateName | None = None
+    attachments: list[UUID] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Stored documents of this application to attach (ids from"
+        " `GET /v1/applications/{id}/documents`).",
+    )
+    reply_to: Email | None = Field(
+        default=None,
+        description="Where replies go, e.g. the recruiter; the sender is always the"
+        " organisation's verified sender.",
+    )
     send_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
@@ -240,6 +251,9 @@ class ForwardCv(ApplicationCommand):
     anonymize: bool = False
     include_cv: bool = True
     include_attachments: bool = False
+    reply_to: Email | None = Field(
+        default=None, description="Where replies go, e.g. the recruiter."
+    )
 
 
 class SendEmploymentContract(ApplicationCommand):

@@ -315,3 +315,63 @@ def test_a_contract_that_ends_before_it_starts_is_refused(
 
     assert response.status_code == 422
     assert "end_date must be after start_date" in response.json()["detail"]
+
+
+def test_an_ad_hoc_email_attaches_the_applications_stored_documents_and_replies_to_the_recruiter(
+    db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
+) -> None:
+    application_id = _offered(db, tenant)
+    run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
+    [contract] = render_due_documents(db, storage, renderer)
+    deliver_due_mail(db, documents=storage)  # the contract email itself
+    record = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "send_email",
+            "application_id": str(application_id),
+            "subject": "Your contract, once more",
+            "text": "Attached again, as asked.",
+            "attachments": [str(contract.id)],
+            "reply_to": "petra.recruiter@example.org",
+        },
+    )
+
+    sink = deliver_due_mail(db, documents=storage)
+
+    assert record.status == "succeeded"
+    [raw] = sink.received
+    email = parsed(raw)
+    assert email["Reply-To"] == "petra.recruiter@example.org"
+    assert "petra" not in str(email["From"])
+    [attachment] = list(email.iter_attachments())
+    assert attachment.get_filename() == contract.filename
+    assert attachment.get_content() == storage.get(contract.storage_key)
+
+
+def test_an_ad_hoc_email_refuses_a_document_of_another_application(
+    db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
+) -> None:
+    first, second = _offered(db, tenant), _offered(db, tenant)
+    run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(first)})
+    [contract] = render_due_documents(db, storage, renderer)
+    unknown = uuid.uuid4()
+
+    record = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "send_email",
+            "application_id": str(second),
+            "subject": "Not yours",
+            "text": "-",
+            "attachments": [str(contract.id), str(unknown)],
+        },
+    )
+
+    assert (record.status, record.outcome_code) == ("rejected", "unknown_document")
+    assert str(contract.id) in (record.outcome_message or "")
+    assert str(unknown) in (record.outcome_message or "")
+    with db.transaction() as session:
+        jobs = session.scalars(select(ScheduledJob).where(ScheduledJob.purpose == "ad_hoc"))
+        assert jobs.all() == []

@@ -1,8 +1,9 @@
 """send_email, forward_cv and send_letter: checked here, carried out by other workers.
 
 They change no status and no version; each writes a history row and schedules a
-job for mail_worker (or, for printed letters, document_worker). The job names the
-command, whose fields the worker reads when it composes the message.
+job for mail_worker, or for document_worker (printed letters, contracts, anonymized
+profiles), which then schedules the email with the PDF. The job names the command,
+whose fields the worker reads when it composes the message.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Final
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.status_worker.changes import (
@@ -21,10 +23,12 @@ from services.status_worker.changes import (
 )
 from services.status_worker.unit_of_work import CommandContext
 from shared.commands import ForwardCv, SendEmail, SendEmploymentContract, SendLetter
+from shared.db.models import Document
 from shared.errors import RefusalCode, Refused
 from shared.statuses import ApplicationStatus
 
-# Contract templates a command may name (organisation templates come with their API).
+# Contract templates a command may name; an organisation's own contract body replaces
+# the built-in one by itself (/v1/document-templates).
 CONTRACT_TEMPLATES: Final = frozenset({"contract"})
 # Templates an ad-hoc email may use: those whose values the application itself provides.
 AD_HOC_TEMPLATES: Final = frozenset(
@@ -41,9 +45,26 @@ def send_email(session: Session, ctx: CommandContext, cmd: SendEmail) -> None:
             f"template {cmd.template!r} cannot be used for an ad-hoc email;"
             f" use one of {', '.join(sorted(AD_HOC_TEMPLATES))}",
         )
-    schedule_mail(
-        session, ctx, application.id, "ad_hoc", due_at=cmd.send_at, command_id=ctx.command_id
+    documents = list(dict.fromkeys(cmd.attachments))
+    found = set(
+        session.scalars(
+            select(Document.id).where(
+                Document.id.in_(documents),
+                Document.application_id == application.id,
+                Document.organisation_id == ctx.organisation_id,
+            )
+        )
     )
+    missing = [str(d) for d in documents if d not in found]
+    if missing:
+        raise Refused(
+            RefusalCode.UNKNOWN_DOCUMENT,
+            f"attachments: no document {', '.join(missing)} for this application",
+        )
+    ids: dict[str, object] = {"command_id": ctx.command_id}
+    if documents:
+        ids["document_ids"] = [str(d) for d in documents]
+    schedule_mail(session, ctx, application.id, "ad_hoc", due_at=cmd.send_at, **ids)
     record(session, ctx, application, ApplicationStatus(application.status), "email.requested")
 
 
