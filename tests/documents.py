@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import uuid
 import zlib
 from datetime import UTC, datetime
 from io import BytesIO
@@ -17,6 +18,7 @@ from services.document_worker.pdf import RenderedPdf, Renderer, RenderLimits
 from shared.db.database import Database
 from shared.db.models import Document, OutboxMessage
 from shared.documents.storage import DocumentStorage
+from shared.ids import new_id
 from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
 
@@ -90,3 +92,21 @@ def png(width: int = 8, height: int = 4, pixel: bytes = b"\x1d\x4e\xd8") -> byte
 def image_count(data: bytes) -> int:
     """How many images the PDF's pages draw."""
     return sum(len(page.images) for page in PdfReader(BytesIO(data)).pages)
+
+
+def stored_cv(db: Database, organisation_id: uuid.UUID) -> uuid.UUID:
+    """A CV document row, as ``POST /v1/documents`` leaves it (no file: nothing reads it)."""
+    with db.transaction() as session:
+        document = Document(
+            id=new_id(),
+            organisation_id=organisation_id,
+            kind="cv",
+            purpose="cv",
+            filename="cv.pdf",
+            content_type="application/pdf",
+            size_bytes=0,
+            sha256="0" * 64,
+            storage_key=f"{organisation_id}/cv.pdf",
+        )
+        session.add(document)
+        return document.id

@@ -222,8 +222,8 @@ def _purpose_values(
             "applicant_phone": applicant.phone or "",
             "reference_code": payload["reference_code"],
             "message": command.get("message") or "",
-            # Stored CVs come with document_worker; until then none is attached.
-            "cv_attached": False,
+            "cv_attached": application.cv_document_id is not None
+            and str(application.cv_document_id) in payload.get("document_ids", []),
         }
     if job.purpose == "contract":
         return {"message": command.get("message") or ""}

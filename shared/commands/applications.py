@@ -49,7 +49,9 @@ class RegisterApplication(Command):
     applicant_id: UUID | None = Field(default=None, description="An existing applicant.")
     application_text: LongText | None = None
     screening_answers: list[ScreeningAnswer] = Field(default_factory=list, max_length=100)
-    cv_document_id: UUID | None = Field(default=None, description="The applicant's CV, stored.")
+    cv_document_id: UUID | None = Field(
+        default=None, description="The applicant's CV, uploaded first with `POST /v1/documents`."
+    )
     send_receipt: bool = Field(default=False, description="Email the 'received' letter.")
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ from shared.db.models import (
 )
 from shared.statuses import ApplicationStatus as S
 from tests.conftest import Tenant
+from tests.documents import stored_cv
 from tests.seeds import seed_reference
 from tests.workflow import run
 
@@ -69,7 +70,7 @@ def test_a_transfer_takes_the_applicant_and_cv_but_leaves_the_vacancy_specific_d
     db: Database, tenant: Tenant
 ) -> None:
     ref = seed_reference(db, tenant.organisation_id)
-    cv = uuid.uuid4()
+    cv = stored_cv(db, tenant.organisation_id)
     source = _register(
         db,
         tenant,

@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime
 from io import BytesIO
 from typing import Annotated, Any, Final
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import Response
+from fastapi import APIRouter, Body, Depends, Header, Query
+from fastapi.responses import JSONResponse
+from fastapi.responses import Response as HttpResponse
 from pydantic import BaseModel, Field
 from pypdf import PdfWriter
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from services.command_api.api_keys import Principal, Scope
-from services.command_api.deps import DatabaseDep, StorageDep, require
+from services.command_api.deps import (
+    DatabaseDep,
+    IdempotencyKeyDep,
+    SettingsDep,
+    StorageDep,
+    require,
+)
+from services.command_api.idempotency import Response
 from services.command_api.problems import invalid_field, not_found
-from services.command_api.responses import GET_ERRORS, LIST_ERRORS
+from services.command_api.responses import GET_ERRORS, LIST_ERRORS, POST_ERRORS
 from services.command_api.scoping import get_owned
+from services.command_api.writes import write_once
 from shared.db.models import Application, Document
+from shared.db.types import utcnow
+from shared.ids import new_id
 
 router = APIRouter(tags=["documents"])
 ReaderDep = Annotated[Principal, Depends(require(Scope.DOCUMENTS_READ))]
+WriterDep = Annotated[Principal, Depends(require(Scope.DOCUMENTS_WRITE))]
+
+MAX_CV_BYTES: Final = 10 * 1024 * 1024
+_DOCX: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+CV_TYPES: Final = {"application/pdf": ".pdf", _DOCX: ".docx"}
+# What each type starts with (a DOCX is a ZIP archive): the upload must be what it says.
+CV_SIGNATURES: Final = {"application/pdf": b"%PDF-", _DOCX: b"PK\x03\x04"}
+SAFE_FILENAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}\.(pdf|docx)")
 
 MAX_PRINT_BATCH: Final = 500
 _PDF: Final[dict[int | str, dict[str, Any]]] = {
@@ -68,6 +90,81 @@ def _view(document: Document) -> DocumentView:
     )
 
 
+@router.post(
+    "/v1/documents",
+    status_code=201,
+    response_model=DocumentView,
+    responses={**POST_ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in CV_TYPES},
+        }
+    },
+)
+def upload_cv(
+    filename: Annotated[str, Query(max_length=100, description="e.g. `cv-ann.pdf`")],
+    data: Annotated[bytes, Body(media_type="application/pdf")],
+    principal: WriterDep,
+    key: IdempotencyKeyDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    content_type: Annotated[str, Header()] = "",
+) -> JSONResponse:
+    """Upload an applicant's CV (PDF or DOCX, at most 10 MB, checked by its bytes) before
+    the `register_application` that names it as `cv_document_id`."""
+    media_type = checked_cv(content_type, data)
+    if not SAFE_FILENAME.fullmatch(filename):
+        raise invalid_field(
+            "filename", "invalid", "use letters, digits, '.', '_' or '-', ending in .pdf or .docx"
+        )
+    digest = hashlib.sha256(data).hexdigest()
+
+    def produce(session: Session) -> Response:
+        document = Document(
+            id=new_id(),
+            organisation_id=principal.organisation_id,
+            kind="cv",
+            purpose="cv",
+            version=1,
+            filename=filename,
+            content_type=media_type,
+            size_bytes=len(data),
+            sha256=digest,
+            created_at=utcnow(),
+        )
+        document.storage_key = f"{principal.organisation_id}/{document.id}{CV_TYPES[media_type]}"
+        storage.put(document.storage_key, data, content_type=media_type)
+        session.add(document)
+        return Response(201, _view(document).model_dump(mode="json"))
+
+    return write_once(
+        db,
+        settings,
+        principal,
+        key,
+        request="POST /v1/documents",
+        body={"filename": filename, "content_type": media_type, "sha256": digest},
+        produce=produce,
+        location=lambda body: str(body["download"]),
+    )
+
+
+def checked_cv(content_type: str, data: bytes) -> str:
+    """The CV's type, when ``data`` is a PDF or DOCX file of at most ``MAX_CV_BYTES``."""
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type not in CV_TYPES:
+        raise invalid_field(
+            "content-type", "unsupported_type", f"must be one of {', '.join(CV_TYPES)}"
+        )
+    if len(data) > MAX_CV_BYTES:
+        raise invalid_field("body", "too_large", f"larger than {MAX_CV_BYTES // 1024 // 1024} MB")
+    if not data.startswith(CV_SIGNATURES[media_type]):
+        raise invalid_field("body", "not_that_type", f"the bytes are not a {media_type} file")
+    return media_type
+
+
 @router.get(
     "/v1/applications/{application_id}/documents",
     response_model=DocumentList,
@@ -76,15 +173,19 @@ def _view(document: Document) -> DocumentView:
 def list_application_documents(
     application_id: UUID, principal: ReaderDep, db: DatabaseDep
 ) -> DocumentList:
-    """The application's stored documents (contracts, letters, profiles), oldest first."""
+    """The application's stored documents (its CV, contracts, letters, profiles), oldest
+    first."""
     with db.transaction() as session:
-        get_owned(
+        application = get_owned(
             session, Application, application_id, principal.organisation_id, what="application"
         )
         documents = session.scalars(
             select(Document)
             .where(
-                Document.application_id == application_id,
+                or_(
+                    Document.application_id == application_id,
+                    Document.id == application.cv_document_id,
+                ),
                 Document.organisation_id == principal.organisation_id,
             )
             .order_by(Document.created_at, Document.id)
@@ -95,7 +196,7 @@ def list_application_documents(
 @router.get("/v1/documents/{document_id}", responses={**_PDF, **GET_ERRORS})
 def download_document(
     document_id: UUID, principal: ReaderDep, db: DatabaseDep, storage: StorageDep
-) -> Response:
+) -> HttpResponse:
     """The file itself, as stored (its SHA-256 is the ETag)."""
     with db.transaction() as session:
         document = session.scalar(
@@ -105,7 +206,7 @@ def download_document(
         )
         if document is None:
             raise not_found("document", document_id)
-    return Response(
+    return HttpResponse(
         storage.get(document.storage_key),
         media_type=document.content_type,
         headers={
@@ -120,7 +221,7 @@ def download_document(
 @router.post("/v1/documents/print", responses={**_PDF, **LIST_ERRORS})
 def print_documents(
     batch: PrintBatch, principal: ReaderDep, db: DatabaseDep, storage: StorageDep
-) -> Response:
+) -> HttpResponse:
     """Stored PDFs (printed letters, say, for many applications) as one PDF, in the order
     given, ready to print. Stores nothing."""
     with db.transaction() as session:
@@ -148,7 +249,7 @@ def print_documents(
         merged.append(BytesIO(storage.get(found[document_id].storage_key)))
     out = BytesIO()
     merged.write(out)
-    return Response(
+    return HttpResponse(
         out.getvalue(),
         media_type="application/pdf",
         headers={

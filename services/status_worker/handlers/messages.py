@@ -84,6 +84,19 @@ def forward_cv(session: Session, ctx: CommandContext, cmd: ForwardCv) -> None:
             reference_code=reference_code,
         )
     else:
+        files = (
+            [application.cv_document_id] if cmd.include_cv and application.cv_document_id else []
+        )
+        if cmd.include_attachments:
+            files += session.scalars(
+                select(Document.id)
+                .where(
+                    Document.application_id == application.id,
+                    Document.organisation_id == ctx.organisation_id,
+                    Document.kind.in_(("contract", "letter")),
+                )
+                .order_by(Document.created_at)
+            )
         schedule_mail(
             session,
             ctx,
@@ -91,6 +104,7 @@ def forward_cv(session: Session, ctx: CommandContext, cmd: ForwardCv) -> None:
             "cv_forward",
             command_id=ctx.command_id,
             reference_code=reference_code,
+            document_ids=[str(f) for f in files],
         )
     record(
         session,

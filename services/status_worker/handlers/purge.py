@@ -7,6 +7,8 @@ when no other application remains. Later commands on the id answer ``not_found``
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -39,29 +41,14 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
     application = load_for_change(session, ctx, cmd)
     target_status(application, cmd.type)  # only a deleted application may be purged
     app_id, applicant_id = application.id, application.applicant_id
+    applicant = session.get(Applicant, applicant_id)
+    cvs = {application.cv_document_id, applicant.cv_document_id if applicant else None} - {None}
 
-    # Stored files go after the commit, by document_worker: a rollback here must not
-    # have removed them already.
     storage_keys = list(
         session.scalars(select(Document.storage_key).where(Document.application_id == app_id))
     )
     for model in (Interview, Offer, ScheduledJob, OutboundEmail, Document):
         session.execute(delete(model).where(model.application_id == app_id))
-    if storage_keys:
-        session.add(
-            ScheduledJob(
-                id=new_id(),
-                organisation_id=ctx.organisation_id,
-                application_id=None,
-                command_id=ctx.command_id,
-                kind="document",
-                purpose=ERASE_FILES,
-                payload={"storage_keys": storage_keys},
-                due_at=ctx.now,
-                status="pending",
-                created_at=ctx.now,
-            )
-        )
     session.execute(
         update(ApplicationEvent)
         .where(ApplicationEvent.application_id == app_id)
@@ -103,6 +90,24 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
             delete(CandidateAccount).where(CandidateAccount.applicant_id == applicant_id)
         )
         session.execute(delete(Applicant).where(Applicant.id == applicant_id))
+    storage_keys += _erase_unused_cvs(session, cvs)
+    if storage_keys:
+        # The files go after the commit, by document_worker: a rollback here must not
+        # have removed them already.
+        session.add(
+            ScheduledJob(
+                id=new_id(),
+                organisation_id=ctx.organisation_id,
+                application_id=None,
+                command_id=ctx.command_id,
+                kind="document",
+                purpose=ERASE_FILES,
+                payload={"storage_keys": storage_keys},
+                due_at=ctx.now,
+                status="pending",
+                created_at=ctx.now,
+            )
+        )
 
     session.add(
         ApplicationEvent(
@@ -125,3 +130,19 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
             applicant_erased=applicant_erased,
         ),
     )
+
+
+def _erase_unused_cvs(session: Session, cvs: set[UUID | None]) -> list[str]:
+    """Delete the CV documents no remaining application or applicant names; their keys."""
+    unused = [
+        cv
+        for cv in cvs
+        if cv is not None
+        and not session.scalar(select(Application.id).where(Application.cv_document_id == cv))
+        and not session.scalar(select(Applicant.id).where(Applicant.cv_document_id == cv))
+    ]
+    if not unused:
+        return []
+    keys = list(session.scalars(select(Document.storage_key).where(Document.id.in_(unused))))
+    session.execute(delete(Document).where(Document.id.in_(unused)))
+    return keys

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from services.status_worker.changes import record, schedule_mail
 from services.status_worker.unit_of_work import CommandContext
 from shared.commands import RegisterApplication
-from shared.db.models import Applicant, Application, Vacancy
+from shared.db.models import Applicant, Application, Document, Vacancy
 from shared.errors import RefusalCode, Refused
 from shared.ids import new_id
 from shared.statuses import ApplicationStatus
@@ -24,6 +24,17 @@ def register_application(session: Session, ctx: CommandContext, cmd: RegisterApp
         raise Refused(RefusalCode.NOT_FOUND, f"vacancy {cmd.vacancy_id} not found")
     if not vacancy.is_open:
         raise Refused(RefusalCode.VACANCY_CLOSED, f"vacancy {cmd.vacancy_id} is closed")
+    if cmd.cv_document_id is not None and not session.scalar(
+        select(Document.id).where(
+            Document.id == cmd.cv_document_id,
+            Document.organisation_id == ctx.organisation_id,
+            Document.kind == "cv",
+        )
+    ):
+        raise Refused(
+            RefusalCode.UNKNOWN_DOCUMENT,
+            f"cv_document_id: no uploaded CV {cmd.cv_document_id} (POST /v1/documents)",
+        )
 
     if cmd.applicant_id is not None:
         applicant = session.scalar(

@@ -1,0 +1,169 @@
+"""Applicants' CVs: uploaded before registration, listed with the application, forwarded
+when asked (never in an anonymized forward), erased with the applicant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from services.document_worker.pdf import Renderer
+from shared.db.database import Database
+from shared.documents.storage import LocalDirectoryStorage
+from shared.settings import Settings
+from tests.conftest import Tenant
+from tests.documents import LIMITS, render_due_documents
+from tests.factories import new_key
+from tests.mailbox import deliver_due_mail, parsed
+from tests.seeds import seed_reference
+from tests.workflow import run
+
+# A tiny PDF whose bytes carry a canary: an anonymized forward must never carry them.
+CV = b"%PDF-1.4\n% Canary Klaassen CV-CANARY-7f3a\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Iterator[Renderer]:
+    with Renderer(LIMITS) as renderer:
+        yield renderer
+
+
+@pytest.fixture
+def storage(settings: Settings) -> LocalDirectoryStorage:
+    return LocalDirectoryStorage(settings.documents_dir)
+
+
+def _upload(
+    client: TestClient,
+    tenant: Tenant,
+    data: bytes = CV,
+    content_type: str = "application/pdf",
+    filename: str = "cv-canary.pdf",
+) -> httpx.Response:
+    response: httpx.Response = client.post(
+        "/v1/documents",
+        params={"filename": filename},
+        content=data,
+        headers={**tenant.headers, "Idempotency-Key": new_key(), "Content-Type": content_type},
+    )
+    return response
+
+
+def _register(db: Database, tenant: Tenant, cv_id: object) -> uuid.UUID:
+    ref = seed_reference(db, tenant.organisation_id)
+    record = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "register_application",
+            "vacancy_id": str(ref.vacancy_id),
+            "applicant": {"name": "Canary Klaassen", "email": "canary@example.org"},
+            "cv_document_id": str(cv_id),
+        },
+    )
+    assert record.status == "succeeded", record.outcome_message
+    assert record.application_id is not None
+    return record.application_id
+
+
+def test_an_uploaded_cv_is_listed_with_the_application_that_names_it(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
+    uploaded = _upload(client, tenant)
+    application_id = _register(db, tenant, uploaded.json()["id"])
+
+    listed = client.get(f"/v1/applications/{application_id}/documents", headers=tenant.headers)
+    downloaded = client.get(uploaded.json()["download"], headers=tenant.headers)
+
+    assert uploaded.status_code == 201
+    assert uploaded.json()["kind"] == "cv" and uploaded.json()["filename"] == "cv-canary.pdf"
+    assert [d["id"] for d in listed.json()["items"]] == [uploaded.json()["id"]]
+    assert downloaded.content == CV
+
+
+def test_registering_with_an_unknown_cv_is_refused(db: Database, tenant: Tenant) -> None:
+    ref = seed_reference(db, tenant.organisation_id)
+    missing = uuid.uuid4()
+
+    record = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "register_application",
+            "vacancy_id": str(ref.vacancy_id),
+            "applicant": {"name": "Ann de Vries", "email": "ann@example.org"},
+            "cv_document_id": str(missing),
+        },
+    )
+
+    assert (record.status, record.outcome_code) == ("rejected", "unknown_document")
+    assert str(missing) in (record.outcome_message or "")
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "filename", "field"),
+    [
+        (CV, "text/html", "cv.pdf", "content-type"),
+        (b"<html>not a pdf</html>", "application/pdf", "cv.pdf", "body"),
+        (CV, "application/pdf", "../../etc/cv.pdf", "filename"),
+        (CV, "application/pdf", "cv.exe", "filename"),
+        (CV + b"\0" * (10 * 1024 * 1024), "application/pdf", "cv.pdf", "body"),
+    ],
+)
+def test_an_upload_that_is_not_a_small_pdf_or_docx_is_refused(
+    client: TestClient, tenant: Tenant, data: bytes, content_type: str, filename: str, field: str
+) -> None:
+    response = _upload(client, tenant, data, content_type, filename)
+
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_a_forward_attaches_the_cv_when_asked_and_an_anonymized_one_never_does(
+    client: TestClient,
+    db: Database,
+    tenant: Tenant,
+    storage: LocalDirectoryStorage,
+    renderer: Renderer,
+) -> None:
+    application_id = _register(db, tenant, _upload(client, tenant).json()["id"])
+    for anonymize in (False, True):
+        body = {
+            "type": "forward_cv",
+            "application_id": str(application_id),
+            "to": ["panel@example.org"],
+            "anonymize": anonymize,
+        }
+        assert run(db, tenant.organisation_id, body).status == "succeeded"
+    render_due_documents(db, storage, renderer)  # the anonymized forward's profile
+
+    sink = deliver_due_mail(db, documents=storage)
+
+    plain, anonymized = (parsed(raw) for raw in sink.received)
+    [cv] = list(plain.iter_attachments())
+    assert (cv.get_filename(), cv.get_content()) == ("cv-canary.pdf", CV)
+    [profile] = list(anonymized.iter_attachments())
+    assert profile.get_content_type() == "application/pdf"
+    assert b"CV-CANARY" not in sink.received[1] and b"Canary" not in sink.received[1]
+
+
+def test_purging_the_last_application_erases_the_cv_and_its_file(
+    client: TestClient,
+    db: Database,
+    tenant: Tenant,
+    storage: LocalDirectoryStorage,
+    renderer: Renderer,
+) -> None:
+    uploaded = _upload(client, tenant).json()
+    application_id = _register(db, tenant, uploaded["id"])
+    for command in ("delete_application", "purge_application"):
+        body = {"type": command, "application_id": str(application_id)}
+        assert run(db, tenant.organisation_id, body).status == "succeeded"
+
+    render_due_documents(db, storage, renderer)  # carries out the erase job
+
+    assert client.get(uploaded["download"], headers=tenant.headers).status_code == 404
+    assert list(storage.root.rglob("*.pdf")) == []
