@@ -85,6 +85,8 @@ def compose(session: Session, job: ScheduledJob, *, storage: DocumentStorage) ->
     context = subject.values(recruiter(session, job))
     command: dict[str, Any] = command_fields(session, job)
     context.update(_purpose_values(session, job, locale, application, command))
+    if job.purpose == "ad_hoc":  # a template's values the application cannot give
+        context.update(command.get("variables") or {})
     # credentials: the account and a new one-time link, minted now (the old one revoked).
     link = (
         issue_set_password_link(session, applicant, base_url=get_settings().portal_base_url)

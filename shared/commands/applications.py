@@ -22,7 +22,9 @@ from shared.commands.fields import (
     Subject,
     TemplateName,
     Url,
+    VariableName,
 )
+from shared.emails.variables import AD_HOC_TEMPLATES, ad_hoc_variables
 
 
 class NewApplicant(Contract):
@@ -205,8 +207,9 @@ class HireApplicant(ApplicationCommand):
 class SendEmail(ApplicationCommand):
     """An ad-hoc email about this application, from the organisation's sender.
 
-    Give a subject and a text and/or HTML body, or ``template`` (an email purpose,
-    using the organisation's or the built-in template)."""
+    Give a subject and a text and/or HTML body, or ``template`` (an email purpose, using
+    the organisation's or the built-in template) with ``variables`` for the values the
+    application does not provide (an offer's salary, a message)."""
 
     type: Literal["send_email"] = "send_email"
     to: list[Email] = Field(
@@ -217,7 +220,16 @@ class SendEmail(ApplicationCommand):
     subject: Subject | None = None
     text: LongText | None = None
     html: LongText | None = None
-    template: TemplateName | None = None
+    template: TemplateName | None = Field(
+        default=None, description=f"One of: {', '.join(sorted(AD_HOC_TEMPLATES))}."
+    )
+    variables: dict[VariableName, Note] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="With `template`: values for its variables that the application does not"
+        " provide (see `GET /v1/email-templates/{purpose}/{locale}`), already formatted;"
+        " an empty string for an optional one.",
+    )
     attachments: list[UUID] = Field(
         default_factory=list,
         max_length=10,
@@ -239,6 +251,25 @@ class SendEmail(ApplicationCommand):
             raise ValueError("give a subject and a text or html body, or a template")
         if self.template is not None and (self.subject or self.text or self.html):
             raise ValueError("give either a template or a subject and body, not both")
+        if self.template is None:
+            if self.variables:
+                raise ValueError("variables go with a template")
+            return self
+        split = ad_hoc_variables(self.template)
+        if split is None:
+            raise ValueError(
+                f"template {self.template!r} cannot be sent ad hoc;"
+                f" use one of {', '.join(sorted(AD_HOC_TEMPLATES))}"
+            )
+        _provided, to_give = split
+        unknown = sorted(set(self.variables) - to_give)
+        missing = sorted(to_give - set(self.variables))
+        if unknown:
+            raise ValueError(
+                f"variables {self.template} does not take from the command: {', '.join(unknown)}"
+            )
+        if missing:
+            raise ValueError(f"variables missing for {self.template}: {', '.join(missing)}")
         return self
 
 

@@ -86,7 +86,14 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _variable_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", value):
+        raise ValueError("a variable name is 1 to 40 of a-z, 0-9 and '_', starting with a letter")
+    return value
+
+
 RejectionType = Literal["by_company", "by_candidate", "unspecified"]
+VariableName = Annotated[str, AfterValidator(_variable_name)]
 TemplateName = Annotated[str, AfterValidator(_template_name)]
 Url = Annotated[str, StringConstraints(max_length=2_000), AfterValidator(_http_url)]
 

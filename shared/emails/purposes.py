@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from types import MappingProxyType
-from typing import Final, Literal, get_args
+from typing import Final
 
 from shared.emails.formatting import (
     format_date,
@@ -25,182 +24,24 @@ from shared.emails.formatting import (
     format_salary,
 )
 from shared.emails.locales import Locale
+from shared.emails.variables import (
+    IDENTIFYING_VARIABLES,
+    PURPOSES,
+    VARIABLES,
+    Purpose,
+    allowed_variables,
+)
 
-Purpose = Literal[
-    "receipt",
-    "rejection",
-    "interview_invitation",
-    "offer",
-    "credentials",
-    "withdrawal_confirmation",
-    "cv_forward",
-    "cv_forward_anonymized",
-    "panel_review_invitation",
-    "letter_received",
-    "letter_rejected",
-    "contract",
+__all__ = [
+    "IDENTIFYING_VARIABLES",
+    "PURPOSES",
+    "VARIABLES",
+    "MissingVariables",
+    "Purpose",
+    "allowed_variables",
+    "require_context",
+    "sample_context",
 ]
-PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)
-
-# Variables that identify an applicant. The anonymized CV forward may use none of them.
-IDENTIFYING_VARIABLES: Final = frozenset(
-    {"applicant_name", "applicant_first_name", "applicant_email", "applicant_phone"}
-)
-
-VARIABLES: Final = MappingProxyType[Purpose, frozenset[str]](
-    {
-        # "We received your application" (register_application with send_receipt).
-        "receipt": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-            }
-        ),
-        # reason: the organisation's label for the rejection reason, or "" to leave it out.
-        "rejection": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "reason",
-            }
-        ),
-        # interview_type: phone, in_person, video or group (templates word it per locale).
-        # interview_location / interview_link: "" when the type has none.
-        # response_link: the page where the applicant confirms or declines ("" for none).
-        "interview_invitation": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "interview_type",
-                "interview_start",
-                "interview_duration",
-                "interview_location",
-                "interview_link",
-                "interviewers",
-                "response_link",
-            }
-        ),
-        # offer_expires: the reply deadline, "" when the offer has none; message: "" when none.
-        "offer": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "offer_salary",
-                "offer_start_date",
-                "offer_expires",
-                "message",
-            }
-        ),
-        # Never a password: a one-time link to set one, valid until set_password_expires.
-        "credentials": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "organisation_name",
-                "recruiter_name",
-                "username",
-                "set_password_link",
-                "set_password_expires",
-            }
-        ),
-        "withdrawal_confirmation": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-            }
-        ),
-        # To a third party. cv_attached: True when the CV goes along as an attachment.
-        "cv_forward": frozenset(
-            {
-                "recipient_name",
-                "applicant_name",
-                "applicant_email",
-                "applicant_phone",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "reference_code",
-                "message",
-                "cv_attached",
-            }
-        ),
-        # The anonymize mode: an allowlist of fields that do not identify the applicant,
-        # and a random reference code (never an id), never the CV itself.
-        "cv_forward_anonymized": frozenset(
-            {
-                "recipient_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "reference_code",
-                "message",
-            }
-        ),
-        # due_date: "" when the review has no deadline.
-        "panel_review_invitation": frozenset(
-            {
-                "reviewer_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "review_link",
-                "due_date",
-                "message",
-            }
-        ),
-        # The formal letters of send_letter (channel email).
-        "letter_received": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "letter_date",
-            }
-        ),
-        # send_employment_contract: the PDF is attached.
-        "contract": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "message",
-            }
-        ),
-        "letter_rejected": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "letter_date",
-                "reason",
-            }
-        ),
-    }
-)
-
-assert set(VARIABLES) == set(PURPOSES), "every purpose lists its variables"
-assert not VARIABLES["cv_forward_anonymized"] & IDENTIFYING_VARIABLES
 
 
 class MissingVariables(ValueError):  # noqa: N818 - names what the caller forgot
@@ -210,14 +51,6 @@ class MissingVariables(ValueError):  # noqa: N818 - names what the caller forgot
         super().__init__(f"the context for {purpose} lacks: {', '.join(sorted(names))}")
         self.purpose = purpose
         self.names = names
-
-
-def allowed_variables(purpose: Purpose) -> frozenset[str]:
-    """The variables a template for ``purpose`` may use; an unknown purpose is refused."""
-    try:
-        return VARIABLES[purpose]
-    except KeyError:
-        raise ValueError(f"unknown email purpose {purpose!r}") from None
 
 
 def require_context(purpose: Purpose, context: Mapping[str, object]) -> dict[str, object]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shared.db.database import Database
 from shared.db.models import OutboxMessage, ScheduledJob
 from shared.messaging.scheduler import enqueue_due_jobs
 from tests.conftest import Tenant
+from tests.factories import new_key
 from tests.mailbox import deliver_due_mail, parsed
 from tests.seeds import seed_reference
 from tests.workflow import run
@@ -133,13 +136,58 @@ def test_a_printed_letter_goes_to_the_document_worker(db: Database, tenant: Tena
     assert task.payload["job_id"] == str(job.id)
 
 
-def test_an_ad_hoc_email_refuses_a_template_the_application_cannot_fill(
+def test_an_ad_hoc_email_from_a_template_takes_the_values_the_application_lacks(
     db: Database, tenant: Tenant
 ) -> None:
     application = _application(db, tenant)
     record = run(
         db,
         tenant.organisation_id,
-        {"type": "send_email", "application_id": str(application), "template": "offer"},
+        {
+            "type": "send_email",
+            "application_id": str(application),
+            "template": "offer",
+            "variables": {
+                "offer_salary": "€3,600.00 per month",
+                "offer_start_date": "1 June 2027",
+                "offer_expires": "",
+                "message": "As discussed on the phone.",
+            },
+        },
     )
-    assert (record.status, record.outcome_code) == ("rejected", "unknown_template")
+
+    assert record.status == "succeeded"
+    message = parsed(deliver_due_mail(db).received[0])
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "€3,600.00 per month" in text and "1 June 2027" in text
+    assert "As discussed on the phone." in text and "Dear Canary" in text
+    assert message["Subject"] == "Our offer for the Nurse position"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"template": "offer"}, "variables missing for offer: message, offer_expires"),
+        (
+            {"template": "receipt", "variables": {"applicant_name": "Someone else"}},
+            "variables receipt does not take from the command: applicant_name",
+        ),
+        ({"template": "credentials"}, "template 'credentials' cannot be sent ad hoc"),
+        ({"subject": "Hi", "text": "x", "variables": {"a": "b"}}, "variables go with a template"),
+    ],
+)
+def test_an_ad_hoc_template_with_wrong_variables_is_refused_when_posted(
+    client: TestClient, db: Database, tenant: Tenant, fields: dict[str, object], message: str
+) -> None:
+    application = _application(db, tenant)
+
+    response = client.post(
+        "/v1/commands",
+        json={"type": "send_email", "application_id": str(application), **fields},
+        headers={**tenant.headers, "Idempotency-Key": new_key()},
+    )
+
+    assert response.status_code == 422
+    assert message in response.json()["detail"]

@@ -30,21 +30,11 @@ from shared.statuses import ApplicationStatus
 # Contract templates a command may name; an organisation's own contract body replaces
 # the built-in one by itself (/v1/document-templates).
 CONTRACT_TEMPLATES: Final = frozenset({"contract"})
-# Templates an ad-hoc email may use: those whose values the application itself provides.
-AD_HOC_TEMPLATES: Final = frozenset(
-    {"receipt", "withdrawal_confirmation", "letter_received", "letter_rejected"}
-)
 
 
 def send_email(session: Session, ctx: CommandContext, cmd: SendEmail) -> None:
     application = load_for_change(session, ctx, cmd)
     target_status(application, cmd.type)
-    if cmd.template is not None and cmd.template not in AD_HOC_TEMPLATES:
-        raise Refused(
-            RefusalCode.UNKNOWN_TEMPLATE,
-            f"template {cmd.template!r} cannot be used for an ad-hoc email;"
-            f" use one of {', '.join(sorted(AD_HOC_TEMPLATES))}",
-        )
     documents = list(dict.fromkeys(cmd.attachments))
     found = set(
         session.scalars(
