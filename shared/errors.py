@@ -18,6 +18,9 @@ class RefusalCode(StrEnum):
     OFFER_EXPIRED = "offer_expired"
     UNKNOWN_TEMPLATE = "unknown_template"
     UNKNOWN_DOCUMENT = "unknown_document"
+    MIXED_VACANCIES = "mixed_vacancies"
+    REVIEW_CLOSED = "review_closed"
+    REVIEWER_REVOKED = "reviewer_revoked"
 
 
 class PermanentError(Exception):

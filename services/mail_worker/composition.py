@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime as rfc2822_date
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import formataddr, parseaddr
 from functools import partial
 from html import escape, unescape
 from typing import Any, Final, cast
@@ -19,13 +17,9 @@ from services.mail_worker.attachments import attachments
 from services.mail_worker.calendar import interview_ics
 from services.mail_worker.credentials import issue_set_password_link, redacted_copy
 from services.mail_worker.jobs import Composed, Composer
-from shared.db.models import (
-    Applicant,
-    Application,
-    Interview,
-    Offer,
-    ScheduledJob,
-)
+from services.mail_worker.messages import build_message
+from services.mail_worker.review_invitations import compose_review_invitation
+from shared.db.models import Applicant, Application, Interview, Offer, ScheduledJob
 from shared.documents.storage import DocumentStorage
 from shared.emails.formatting import (
     format_date,
@@ -66,6 +60,7 @@ SUPPORTED: frozenset[str] = frozenset(
         "letter_received",
         "letter_rejected",
         "contract",
+        "panel_review_invitation",
     }
 )
 FORWARDS: Final = frozenset({"cv_forward", "cv_forward_anonymized"})
@@ -79,6 +74,8 @@ def composer(storage: DocumentStorage) -> Composer:
 def compose(session: Session, job: ScheduledJob, *, storage: DocumentStorage) -> Composed:
     if job.purpose not in SUPPORTED:
         raise PermanentError(f"mail purpose {job.purpose!r} cannot be sent yet")
+    if job.purpose == "panel_review_invitation":  # to a reviewer, about several applicants
+        return compose_review_invitation(session, job)
     subject = job_subject(session, job)
     application, applicant, vacancy = subject.application, subject.applicant, subject.vacancy
     organisation, locale = subject.organisation, subject.locale
@@ -102,21 +99,10 @@ def compose(session: Session, job: ScheduledJob, *, storage: DocumentStorage) ->
         rendered = _render(session, job, cast(Purpose, purpose), locale, context)
     to, cc, bcc = _addressees(job, applicant, command)
 
-    sender = organisation.sender_email or get_settings().default_sender
-    message = EmailMessage()
-    message["From"] = formataddr((organisation.sender_name or organisation.name, sender))
-    message["To"] = ", ".join(to)
-    if cc:
-        message["Cc"] = ", ".join(cc)  # Bcc goes in the envelope only
-    if command.get("reply_to") and (job.purpose == "ad_hoc" or job.purpose in FORWARDS):
-        message["Reply-To"] = command["reply_to"]  # the sender stays the organisation's
-    message["Subject"] = rendered.subject
-    message["Date"] = rfc2822_date(datetime.now(UTC))
-    # Fixed before the first attempt; the sender's domain, never this host's name.
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+    reply_to = (
+        command.get("reply_to") if job.purpose == "ad_hoc" or job.purpose in FORWARDS else None
+    )
+    message, sender = build_message(organisation, rendered, to=to, cc=cc, reply_to=reply_to)
     if job.purpose == "interview_invitation":
         interview = owned(
             session, Interview, UUID(job.payload["interview_id"]), job.organisation_id

@@ -29,7 +29,7 @@ from shared.errors import TransientError
 
 log = structlog.get_logger(__name__)
 
-AT_MOST_ONCE: Final = frozenset({"credentials", "offer", "contract"})
+AT_MOST_ONCE: Final = frozenset({"credentials", "offer", "contract", "panel_review_invitation"})
 
 
 def claim(db: Database, email_id: UUID, *, lease: timedelta) -> OutboundEmail | None:

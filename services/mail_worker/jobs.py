@@ -35,8 +35,9 @@ from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
 
-# Purposes whose row keeps a redacted copy: a pending one is composed again, not sent.
-LIVE_ONLY = frozenset({"credentials"})
+# Purposes whose row keeps a redacted copy (a link with a token): a pending one is
+# composed again, not sent.
+LIVE_ONLY = frozenset({"credentials", "panel_review_invitation"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,7 +132,7 @@ def record(
 def schedule_mail(
     session: Session,
     ctx: CommandContext,
-    application_id: UUID,
+    application_id: UUID | None,
     purpose: str,
     *,
     due_at: datetime | None = None,
@@ -155,7 +155,7 @@ def schedule_document(
 def _schedule(
     session: Session,
     ctx: CommandContext,
-    application_id: UUID,
+    application_id: UUID | None,
     kind: str,
     purpose: str,
     *,

@@ -59,6 +59,7 @@ RULES: Final[dict[tuple[str, str | None], Rule]] = {
     ("forward_cv", None): Rule(ANY - {S.TRANSFERRED}, Keep.SAME),
     ("send_letter", None): Rule(ANY - {S.TRANSFERRED}, Keep.SAME),
     ("send_employment_contract", None): Rule(frozenset({S.OFFERED, S.HIRED}), Keep.SAME),
+    ("request_panel_review", None): Rule(ACTIVE_STATUSES, Keep.SAME),
 }
 
 

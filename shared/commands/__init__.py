@@ -28,12 +28,20 @@ from shared.commands.applications import (
 from shared.commands.base import ApplicationCommand, Command, Contract
 from shared.commands.catalogue import COMMAND_ADAPTER, STATUS_COMMANDS, AnyCommand, command_type
 from shared.commands.envelope import CommandEnvelope, CommandMessage, JobMessage
+from shared.commands.reviews import (
+    ClosePanelReview,
+    RequestPanelReview,
+    ResendPanelReviewLink,
+    Reviewer,
+    RevokePanelReviewer,
+)
 
 __all__ = [
     "COMMAND_ADAPTER",
     "STATUS_COMMANDS",
     "AnyCommand",
     "ApplicationCommand",
+    "ClosePanelReview",
     "Command",
     "CommandEnvelope",
     "CommandMessage",
@@ -49,7 +57,11 @@ __all__ = [
     "RegisterApplication",
     "RejectApplication",
     "RejectionEmail",
+    "RequestPanelReview",
+    "ResendPanelReviewLink",
     "RestoreApplication",
+    "Reviewer",
+    "RevokePanelReviewer",
     "SaveAndSendCredentials",
     "SaveApplication",
     "ScreeningAnswer",

@@ -26,6 +26,12 @@ from shared.commands.applications import (
     UnrejectApplication,
     WithdrawApplication,
 )
+from shared.commands.reviews import (
+    ClosePanelReview,
+    RequestPanelReview,
+    ResendPanelReviewLink,
+    RevokePanelReviewer,
+)
 
 STATUS_COMMANDS = (
     RegisterApplication,
@@ -46,6 +52,10 @@ STATUS_COMMANDS = (
     ForwardCv,
     SendLetter,
     SendEmploymentContract,
+    RequestPanelReview,
+    RevokePanelReviewer,
+    ResendPanelReviewLink,
+    ClosePanelReview,
 )
 
 AnyCommand = Annotated[
@@ -66,7 +76,11 @@ AnyCommand = Annotated[
     | SendEmail
     | ForwardCv
     | SendLetter
-    | SendEmploymentContract,
+    | SendEmploymentContract
+    | RequestPanelReview
+    | RevokePanelReviewer
+    | ResendPanelReviewLink
+    | ClosePanelReview,
     Field(discriminator="type"),
 ]
 COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)

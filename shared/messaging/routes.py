@@ -38,6 +38,11 @@ STATUS_COMMAND_TYPES: Final = (
     "forward_cv",
     "send_letter",
     "send_employment_contract",
+    # Panel reviews: the status worker checks the applications, mail_worker sends the links.
+    "request_panel_review",
+    "revoke_panel_reviewer",
+    "resend_panel_review_link",
+    "close_panel_review",
 )
 
 # Command ``type`` -> where it goes. The actor name equals the command type.

@@ -29,6 +29,12 @@ from services.status_worker.handlers.progress import (
 from services.status_worker.handlers.purge import purge_application
 from services.status_worker.handlers.registration import register_application
 from services.status_worker.handlers.rejection import reject_application, unreject_application
+from services.status_worker.handlers.reviews import (
+    close_panel_review,
+    request_panel_review,
+    resend_panel_review_link,
+    revoke_panel_reviewer,
+)
 from services.status_worker.handlers.transfer import transfer_application
 from services.status_worker.unit_of_work import Handler
 
@@ -51,4 +57,8 @@ HANDLERS: Final[dict[str, Handler]] = {
     "forward_cv": forward_cv,
     "send_letter": send_letter,
     "send_employment_contract": send_employment_contract,
+    "request_panel_review": request_panel_review,
+    "revoke_panel_reviewer": revoke_panel_reviewer,
+    "resend_panel_review_link": resend_panel_review_link,
+    "close_panel_review": close_panel_review,
 }

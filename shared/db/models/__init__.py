@@ -8,6 +8,12 @@ from shared.db.models.portal import CandidateAccount, SetPasswordToken
 from shared.db.models.process import Employee, Interview, Offer, ScheduledJob
 from shared.db.models.recruitment import Applicant, Application, ApplicationEvent, Vacancy
 from shared.db.models.reference import Department, Position, RejectionReason
+from shared.db.models.reviews import (
+    PanelRating,
+    PanelReview,
+    PanelReviewCandidate,
+    PanelReviewer,
+)
 from shared.db.models.tenancy import ApiKey, Organisation
 
 __all__ = [
@@ -31,6 +37,10 @@ __all__ = [
     "OrganisationAsset",
     "OutboundEmail",
     "OutboxMessage",
+    "PanelRating",
+    "PanelReview",
+    "PanelReviewCandidate",
+    "PanelReviewer",
     "Position",
     "RejectionReason",
     "ScheduledJob",
