@@ -18,7 +18,9 @@ from services.command_api.routes import (
     employees,
     health,
     interview_responses,
+    panel_reviews,
     reference,
+    review_page,
     vacancies,
 )
 from shared.db.database import Database
@@ -65,9 +67,11 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         employees,
         email_templates,
         document_templates,
+        panel_reviews,
         health,
     ):
         app.include_router(module.router)
     app.include_router(candidate_auth.router)
     app.include_router(interview_responses.router)
+    app.include_router(review_page.router)
     return app

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.command_api.review_results import CandidateRatings
 from shared.commands.fields import Name, RejectionType
 from shared.errors import RefusalCode
 from shared.statuses import ApplicationStatus, CommandStatus
@@ -70,6 +71,10 @@ class ApplicationView(BaseModel):
     created_at: datetime
     updated_at: datetime
     history: list[HistoryEntry]
+    panel_ratings: CandidateRatings = Field(
+        description="What panel reviewers said: count, mean, median, min and max of the"
+        " stars, and each rating with its comment and reviewer."
+    )
 
 
 class ApplicationSummary(BaseModel):

@@ -136,6 +136,18 @@ class DocumentCreated(Event):
     size_bytes: int
 
 
+class ReviewRatingSubmitted(Event):
+    """A panel reviewer saved stars (1 to 7) for a candidate; a later one replaces it."""
+
+    name: ClassVar[str] = "review.rating_submitted"
+    event: Literal["review.rating_submitted"] = "review.rating_submitted"
+
+    review_id: UUID
+    reviewer_id: UUID
+    application_id: UUID
+    stars: int
+
+
 class CommandCompleted(Event):
     name: ClassVar[str] = "command.completed"
     event: Literal["command.completed"] = "command.completed"
@@ -160,5 +172,6 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OfferResponded,
     ApplicantHired,
     DocumentCreated,
+    ReviewRatingSubmitted,
     CommandCompleted,
 )

@@ -12,6 +12,7 @@ from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, require
 from services.command_api.pagination import PageDep, PageRequest, keyset, split_page
 from services.command_api.responses import GET_ERRORS, LIST_ERRORS
+from services.command_api.review_results import candidate_ratings
 from services.command_api.schemas import (
     ApplicationPage,
     ApplicationSummary,
@@ -91,6 +92,7 @@ def get_application(application_id: UUID, principal: ReaderDep, db: DatabaseDep)
             created_at=application.created_at,
             updated_at=application.updated_at,
             history=[HistoryEntry.model_validate(e, from_attributes=True) for e in events],
+            panel_ratings=candidate_ratings(session, principal.organisation_id, application.id),
         )
 
 

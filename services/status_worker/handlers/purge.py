@@ -26,6 +26,8 @@ from shared.db.models import (
     Interview,
     Offer,
     OutboundEmail,
+    PanelRating,
+    PanelReviewCandidate,
     ScheduledJob,
     SetPasswordToken,
 )
@@ -47,7 +49,15 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
     storage_keys = list(
         session.scalars(select(Document.storage_key).where(Document.application_id == app_id))
     )
-    for model in (Interview, Offer, ScheduledJob, OutboundEmail, Document):
+    for model in (
+        Interview,
+        Offer,
+        ScheduledJob,
+        OutboundEmail,
+        Document,
+        PanelRating,
+        PanelReviewCandidate,
+    ):
         session.execute(delete(model).where(model.application_id == app_id))
     session.execute(
         update(ApplicationEvent)

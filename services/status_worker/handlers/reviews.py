@@ -70,6 +70,7 @@ def request_panel_review(session: Session, ctx: CommandContext, cmd: RequestPane
         PanelReviewCandidate(review_id=review.id, application_id=a.id, position=n)
         for n, a in enumerate(applications)
     )
+    reviewer_ids = []
     for reviewer_in in cmd.reviewers:
         reviewer = PanelReviewer(
             id=new_id(),
@@ -81,18 +82,18 @@ def request_panel_review(session: Session, ctx: CommandContext, cmd: RequestPane
             created_at=ctx.now,
         )
         session.add(reviewer)
+        reviewer_ids.append(str(reviewer.id))
         _invite(session, ctx, review, reviewer)
     for application in applications:
         record(session, ctx, application, ApplicationStatus(application.status), "review.requested")
     ctx.result["review_id"] = str(review.id)
-    ctx.result["reviewer_ids"] = [str(r) for r in _reviewer_ids(session, review.id)]
+    ctx.result["reviewer_ids"] = reviewer_ids  # in the order the command gave them
 
 
 def revoke_panel_reviewer(session: Session, ctx: CommandContext, cmd: RevokePanelReviewer) -> None:
     _, reviewer = _reviewer(session, ctx, cmd.review_id, cmd.reviewer_id)
     if reviewer.revoked_at is None:
-        reviewer.revoked_at = ctx.now
-    reviewer.token_hash = None  # the link stops working with this commit
+        reviewer.revoked_at = ctx.now  # the link stops working with this commit
     _cancel_invitations(session, reviewer.id)
 
 
@@ -169,7 +170,6 @@ def _reviewer(
 
 
 def _reviewer_ids(session: Session, review_id: UUID) -> list[UUID]:
-    session.flush()
     return list(
         session.scalars(
             select(PanelReviewer.id)
