@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +25,11 @@ from services.command_api.app import create_app
 from shared.db.base import Base
 from shared.db.database import Database
 from shared.db.migrate import upgrade
+from shared.documents.storage import LocalDirectoryStorage
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from services.document_worker.pdf import Renderer
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "WERVING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -102,6 +107,21 @@ def client(settings: Settings, db: Database) -> Iterator[TestClient]:
 @pytest.fixture
 def tenant(db: Database) -> Tenant:
     return make_tenant(db)
+
+
+@pytest.fixture
+def storage(settings: Settings) -> LocalDirectoryStorage:
+    """The document store the API reads from, in this test's own directory."""
+    return LocalDirectoryStorage(settings.documents_dir)
+
+
+@pytest.fixture(scope="session")
+def renderer() -> Iterator[Renderer]:
+    """One sandboxed PDF render process for the session's document tests."""
+    from services.document_worker.pdf import Renderer, RenderLimits
+
+    with Renderer(RenderLimits.from_settings(Settings())) as renderer:
+        yield renderer
 
 
 # -- PostgreSQL and RabbitMQ (integration) ----------------------------------------------

@@ -16,13 +16,11 @@ from sqlalchemy import func, select
 
 from shared.db.database import Database
 from shared.db.models import Document, OutboundEmail, OutboxMessage
-from shared.messaging.publishers import PipelinedPublisher
-from shared.messaging.relay import to_outgoing
-from shared.settings import Settings
 from shared.statuses import ApplicationStatus
 from tests.conftest import make_tenant
 from tests.documents import pdf_text
 from tests.integration.conftest import S3_REGION
+from tests.outbox import outgoing, publish
 from tests.processes import BIN, run_over_http, running, service_env, wait_until
 from tests.seeds import seed_application, seed_reference
 from tests.smtp_sinks import Sink
@@ -67,25 +65,9 @@ def _republish_document_tasks(pg: Database, amqp: str) -> int:
         rows = session.scalars(
             select(OutboxMessage).where(OutboxMessage.destination == "documents")
         ).all()
-        outgoing = [
-            to_outgoing(
-                r.id,
-                r.kind,
-                r.destination,
-                r.actor_name,
-                r.payload,
-                int(r.created_at.timestamp() * 1000),
-                Settings().events_exchange,
-            )
-            for r in rows
-        ]
-    publisher = PipelinedPublisher(amqp)
-    publisher.connect()
-    try:
-        assert set(publisher.publish(outgoing).values()) == {None}
-    finally:
-        publisher.close()
-    return len(outgoing)
+        messages = outgoing(rows)
+    publish(amqp, messages)
+    return len(messages)
 
 
 @pytest.mark.usefixtures("relay_process", "worker_process", "mail_pipeline")

@@ -17,10 +17,9 @@ from shared.db.database import Database
 from shared.db.models import ApplicationEvent, CommandRecord, InboxEntry, OutboxMessage
 from shared.messaging.outbox import TASK
 from shared.messaging.publishers import PipelinedPublisher
-from shared.messaging.relay import to_outgoing
-from shared.settings import Settings
 from shared.statuses import ApplicationStatus
 from tests.conftest import make_tenant
+from tests.outbox import outgoing
 from tests.processes import wait_until
 from tests.seeds import Reference, seed_application, seed_reference
 from tests.workflow import accept, task_message
@@ -148,7 +147,6 @@ def test_a_thousand_commands_each_delivered_twice_end_as_with_single_delivery(
     bodies = _bodies(ref)
     publisher = PipelinedPublisher(amqp)
     publisher.connect()
-    exchange = Settings().events_exchange
     try:
         for round_plan in plan:
             command_ids = [
@@ -163,24 +161,13 @@ def test_a_thousand_commands_each_delivered_twice_end_as_with_single_delivery(
                         OutboxMessage.published_at.is_(None),
                     )
                 ).all()
-                outgoing = [
-                    to_outgoing(
-                        r.id,
-                        r.kind,
-                        r.destination,
-                        r.actor_name,
-                        r.payload,
-                        int(r.created_at.timestamp() * 1000),
-                        exchange,
-                    )
-                    for r in rows
-                ]
+                messages = outgoing(rows)
                 session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id.in_([r.id for r in rows]))
                     .values(published_at=func.now())
                 )
-            results = publisher.publish(outgoing + outgoing)
+            results = publisher.publish(messages + messages)
             assert set(results.values()) == {None}
 
             def round_done(ids: list[str] = command_ids) -> bool:

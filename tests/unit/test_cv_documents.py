@@ -4,7 +4,6 @@ when asked (never in an anonymized forward), erased with the applicant."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -13,9 +12,8 @@ from fastapi.testclient import TestClient
 from services.document_worker.pdf import Renderer
 from shared.db.database import Database
 from shared.documents.storage import LocalDirectoryStorage
-from shared.settings import Settings
 from tests.conftest import Tenant
-from tests.documents import LIMITS, render_due_documents
+from tests.documents import render_due_documents
 from tests.factories import new_key
 from tests.mailbox import deliver_due_mail, parsed
 from tests.seeds import seed_reference
@@ -23,17 +21,6 @@ from tests.workflow import run
 
 # A tiny PDF whose bytes carry a canary: an anonymized forward must never carry them.
 CV = b"%PDF-1.4\n% Canary Klaassen CV-CANARY-7f3a\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture(scope="module")
-def renderer() -> Iterator[Renderer]:
-    with Renderer(LIMITS) as renderer:
-        yield renderer
-
-
-@pytest.fixture
-def storage(settings: Settings) -> LocalDirectoryStorage:
-    return LocalDirectoryStorage(settings.documents_dir)
 
 
 def _upload(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from io import BytesIO
 
 import pytest
@@ -17,10 +16,9 @@ from services.document_worker.pdf import Renderer
 from shared.db.database import Database
 from shared.db.models import Applicant, Application, OutboxMessage, ScheduledJob
 from shared.documents.storage import LocalDirectoryStorage
-from shared.settings import Settings
 from shared.statuses import ApplicationStatus
 from tests.conftest import Tenant
-from tests.documents import LIMITS, pdf_text, render_due_documents
+from tests.documents import pdf_text, render_due_documents
 from tests.factories import new_key
 from tests.mailbox import deliver_due_mail, parsed
 from tests.seeds import seed_application, seed_reference
@@ -37,18 +35,6 @@ CONTRACT = {
     "place_of_work": "Utrecht",
     "holiday_days": 25,
 }
-
-
-@pytest.fixture(scope="module")
-def renderer() -> Iterator[Renderer]:
-    with Renderer(LIMITS) as renderer:
-        yield renderer
-
-
-@pytest.fixture
-def storage(settings: Settings) -> LocalDirectoryStorage:
-    """The store the API reads from, in this test's own directory."""
-    return LocalDirectoryStorage(settings.documents_dir)
 
 
 def _offered(db: Database, tenant: Tenant, *, locale: str | None = None) -> uuid.UUID:

@@ -5,7 +5,6 @@ next job renders as usual."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,10 +15,9 @@ from shared.db.database import Database
 from shared.db.models import Document, DocumentTemplate
 from shared.documents.storage import LocalDirectoryStorage
 from shared.errors import PermanentError
-from shared.settings import Settings
 from shared.statuses import ApplicationStatus
 from tests.conftest import Tenant
-from tests.documents import LIMITS, pdf_text, render_due_documents
+from tests.documents import pdf_text, render_due_documents
 from tests.factories import new_key
 from tests.seeds import seed_application, seed_reference
 from tests.workflow import run
@@ -37,17 +35,6 @@ CONTRACT = {
     "start_date": "2027-02-01",
     "place_of_work": "Zwolle",
 }
-
-
-@pytest.fixture(scope="module")
-def renderer() -> Iterator[Renderer]:
-    with Renderer(LIMITS) as renderer:
-        yield renderer
-
-
-@pytest.fixture
-def storage(settings: Settings) -> LocalDirectoryStorage:
-    return LocalDirectoryStorage(settings.documents_dir)
 
 
 def _offered(db: Database, tenant: Tenant) -> uuid.UUID:

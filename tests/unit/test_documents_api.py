@@ -4,7 +4,6 @@ PDF, and the logo on the letterhead. Everything is scoped to the caller's organi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from io import BytesIO
 
 import httpx
@@ -16,10 +15,9 @@ from services.command_api.api_keys import Scope
 from services.document_worker.pdf import Renderer
 from shared.db.database import Database
 from shared.documents.storage import LocalDirectoryStorage
-from shared.settings import Settings
 from shared.statuses import ApplicationStatus
 from tests.conftest import Tenant, make_tenant
-from tests.documents import LIMITS, image_count, png, render_due_documents
+from tests.documents import image_count, png, render_due_documents
 from tests.factories import new_key
 from tests.seeds import seed_application, seed_reference
 from tests.workflow import run
@@ -32,17 +30,6 @@ CONTRACT = {
     "start_date": "2027-03-01",
     "place_of_work": "Utrecht",
 }
-
-
-@pytest.fixture(scope="module")
-def renderer() -> Iterator[Renderer]:
-    with Renderer(LIMITS) as renderer:
-        yield renderer
-
-
-@pytest.fixture
-def storage(settings: Settings) -> LocalDirectoryStorage:
-    return LocalDirectoryStorage(settings.documents_dir)
 
 
 def _offered(db: Database, tenant: Tenant) -> uuid.UUID:
