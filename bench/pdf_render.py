@@ -47,8 +47,13 @@ def render_variants(k: int) -> list[Variant]:
     template = builtin_template("contract", "nl")
     values = sample_values("contract", "nl")
     body = sandbox.render(template, values)
-    html = page(body, title="Arbeidsovereenkomst", locale="nl", organisation="Zorggroep Noord",
-                with_logo=False)  # fmt: skip
+    html = page(
+        body,
+        title="Arbeidsovereenkomst",
+        locale="nl",
+        organisation="Zorggroep Noord",
+        with_logo=False,
+    )
     css_text = stylesheet("nl")
     inline = standalone(html, css_text)
     fonts = FontConfiguration()

@@ -157,8 +157,9 @@ async def save_review(
     sent = str(form.get("csrf", ""))
     if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
         t = TEXTS[_locale(None, lang)]
-        return _html("error", 403, lang=_locale(None, lang), title=t["error_title"], t=t,
-                     reason=t["csrf"])  # fmt: skip
+        return _html(
+            "error", 403, lang=_locale(None, lang), title=t["error_title"], t=t, reason=t["csrf"]
+        )
     fields = {key: str(value) for key, value in form.items()}
     return await run_in_threadpool(_save_form, db, token, fields, lang, cookie)
 
@@ -185,11 +186,14 @@ def _save_form(
             elif len(comment) > MAX_COMMENT:
                 errors.append(t["comment_too_long"].format(name=c.name, max=MAX_COMMENT))
             elif stars is not None:
-                ratings.append(RatingIn(application_id=c.application_id, stars=stars,
-                                        comment=comment or None))  # fmt: skip
+                rating = RatingIn(
+                    application_id=c.application_id, stars=stars, comment=comment or None
+                )
+                ratings.append(rating)
         if errors:
-            return _page(access, token, locale, csrf, status=422, errors=errors,
-                         submitted=submitted)  # fmt: skip
+            return _page(
+                access, token, locale, csrf, status=422, errors=errors, submitted=submitted
+            )
         if ratings:
             save_ratings(session, access, ratings)
     return RedirectResponse(f"/review/{token}?lang={locale}&saved=true", status_code=303)
