@@ -1,9 +1,11 @@
 """The page every document is printed on: A4, a letterhead with the organisation's
 logo and name, page numbers in the footer.
 
-Templates (built-in or an organisation's) write only the body; this frame and its
-stylesheet are ours, so no template can change the page, hide the page numbers or
-reach for a resource other than ``asset:logo``.
+Templates (built-in or an organisation's) write only the body, and the rendered body is
+cleaned to an allowlist of text and table tags with only ``class`` attributes (nh3):
+no ``<style>``, ``<link>``, ``<img>``, ``<base>`` or ``style=``. So this frame and its
+stylesheet are ours alone: no template can change the page, hide the page numbers or
+the letterhead, load a font or reach for any resource.
 """
 
 from __future__ import annotations
@@ -11,9 +13,23 @@ from __future__ import annotations
 from html import escape
 from typing import Final
 
+import nh3
+
 from shared.emails.locales import Locale
 
 LOGO: Final = "asset:logo"
+BODY_TAGS: Final = frozenset(
+    {
+        "h1", "h2", "h3", "h4", "p", "br", "hr", "strong", "b", "em", "i", "u", "small",
+        "span", "div", "blockquote", "ul", "ol", "li", "dl", "dt", "dd",
+        "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption",
+    }
+)  # fmt: skip
+_BODY_ATTRIBUTES: Final = {
+    "*": {"class"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
 _PAGE_OF: Final[dict[Locale, tuple[str, str]]] = {
     "nl": ("Pagina ", " van "),
     "en": ("Page ", " of "),
@@ -56,6 +72,7 @@ def page(body: str, *, title: str, locale: Locale, organisation: str, with_logo:
     """A whole HTML document around ``body`` (already rendered and escaped), to render
     with :func:`stylesheet` (the renderer parses that once, not with every document)."""
     logo = f'<img src="{LOGO}" alt="">' if with_logo else ""
+    body = clean_body(body)
     return (
         "<!DOCTYPE html>"
         f'<html lang="{locale}"><head><meta charset="utf-8">'
@@ -76,3 +93,10 @@ def stylesheet(locale: Locale) -> str:
 def standalone(html: str, css: str) -> str:
     """``html`` with ``css`` inside it, as one self-contained document."""
     return html.replace("</head>", f"<style>{css}</style></head>", 1)
+
+
+def clean_body(body: str) -> str:
+    """``body`` with only :data:`BODY_TAGS` and ``class`` attributes left (text is kept)."""
+    return nh3.clean(
+        body, tags=set(BODY_TAGS), attributes=_BODY_ATTRIBUTES, link_rel=None, url_schemes=set()
+    )

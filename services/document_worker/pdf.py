@@ -369,21 +369,38 @@ def _child_main(conn: Connection, memory_bytes: int) -> None:
 
 # What makes a render faster than WeasyPrint's defaults (docs/benchmarks.md): a font
 # configuration kept for the child's life (fontconfig set up once, not per document)
-# and our stylesheet parsed once. Neither holds another document's data: a document
-# that declares its own fonts (@font-face) gets a fresh configuration, so no font one
-# organisation loaded is ever offered to another's; images are never cached across
-# documents ("asset:logo" is a different image for every organisation).
-_FONTS: list[FontConfiguration] = []
+# and our stylesheet parsed once. Neither may carry one document's data into another:
+# when a document loaded a font of its own (@font-face, however it was spelt or
+# wherever the rule came from), the configuration is thrown away after that render, so
+# no font one organisation loaded is ever offered to another's. Images are never
+# cached across documents ("asset:logo" is a different image for every organisation).
+class _Fonts(FontConfiguration):  # type: ignore[misc]  # weasyprint has no type hints
+    """A font configuration that remembers whether a document added fonts to it."""
+
+    declared = False
+
+    def add_font_face(self, rule_descriptors: Any, url_fetcher: Any) -> Any:
+        self.declared = True
+        return super().add_font_face(rule_descriptors, url_fetcher)
+
+
+_FONTS: list[_Fonts] = []
 _STYLESHEETS: dict[str, CSS] = {}
 _MAX_STYLESHEETS = 16
 
 
-def _font_config(html: str) -> FontConfiguration:
-    if "@font-face" in html.lower():
-        return FontConfiguration()
+def _fonts() -> _Fonts:
     if not _FONTS:
-        _FONTS.append(FontConfiguration())
+        _FONTS.append(_Fonts())
     return _FONTS[0]
+
+
+def _forget_declared_fonts() -> None:
+    """After a render: drop the configuration (and what was parsed with it) if the
+    document added fonts to it."""
+    if _FONTS and _FONTS[0].declared:
+        _FONTS.clear()
+        _STYLESHEETS.clear()
 
 
 def _stylesheet(source: str) -> list[CSS]:
@@ -392,20 +409,23 @@ def _stylesheet(source: str) -> list[CSS]:
     if source not in _STYLESHEETS:
         if len(_STYLESHEETS) >= _MAX_STYLESHEETS:
             _STYLESHEETS.clear()
-        if not _FONTS:
-            _FONTS.append(FontConfiguration())
-        _STYLESHEETS[source] = CSS(string=source, font_config=_FONTS[0])
+        _STYLESHEETS[source] = CSS(string=source, font_config=_fonts())
     return [_STYLESHEETS[source]]
 
 
 def _render(request: _Request) -> _Reply:
+    try:
+        return _render_once(request)
+    finally:
+        _forget_declared_fonts()
+
+
+def _render_once(request: _Request) -> _Reply:
     fetcher = LockedFetcher(request.assets)
     options = {"pdf_variant": PDF_VARIANT}
     try:
         document = HTML(string=request.html, url_fetcher=fetcher).render(
-            font_config=_font_config(request.html),
-            stylesheets=_stylesheet(request.stylesheet),
-            **options,
+            font_config=_fonts(), stylesheets=_stylesheet(request.stylesheet), **options
         )
         pages = len(document.pages)
         if pages > request.max_pages:

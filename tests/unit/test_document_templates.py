@@ -5,9 +5,11 @@ next job renders as usual."""
 from __future__ import annotations
 
 import uuid
+from io import BytesIO
 
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlalchemy import delete, select
 
 from services.document_worker.pdf import Renderer
@@ -174,3 +176,35 @@ def test_a_body_that_explodes_at_render_time_fails_its_job_and_the_next_job_rend
     run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
     [document] = render_due_documents(db, storage, renderer)
     assert "Arbeidsovereenkomst" in pdf_text(storage.get(document.storage_key))
+
+
+def test_a_body_cannot_restyle_the_page_hide_its_numbers_or_load_anything(
+    db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
+) -> None:
+    # Given a body that tries to change the page frame and load files
+    hostile = (
+        "<style>@page { size: A5 landscape; @bottom-right { content: none } }"
+        " .letterhead { display: none }</style>"
+        '<link rel="stylesheet" href="file:///etc/passwd"><img src="file:///etc/hostname">'
+        '<p style="position: fixed; top: 0">{{ applicant_name }} {{ job_title }}</p>'
+    )
+    with db.transaction() as session:
+        session.add(
+            DocumentTemplate(
+                organisation_id=tenant.organisation_id,
+                purpose="contract",
+                locale="nl",
+                html=hostile,
+            )
+        )
+    application_id = _offered(db, tenant)
+    run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
+
+    [document] = render_due_documents(db, storage, renderer)
+
+    reader = PdfReader(BytesIO(storage.get(document.storage_key)))
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4, portrait
+    text = pdf_text(storage.get(document.storage_key))
+    assert "Pagina 1 van 1" in text and "Acme" in text  # page numbers and letterhead
+    assert "Ann de Vries Kok" in text  # the body's text stays

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import re
@@ -31,6 +32,7 @@ from shared.errors import PermanentError, TransientError
 from shared.settings import Settings
 
 MB = 1024 * 1024
+MONO_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 
 # Roomy for a contract, tight for anything hostile; wall is well above CPU so that the
 # CPU limit is what stops a runaway layout even on a busy machine.
@@ -392,3 +394,31 @@ def test_css_with_enormous_values_renders_or_fails_cleanly(renderer: Renderer, c
 
     assert time.monotonic() - started < TIGHT.wall_seconds
     assert_renders_contract(renderer)
+
+
+def _base_fonts(data: bytes) -> set[str]:
+    fonts: set[str] = set()
+    for page in PdfReader(io.BytesIO(data)).pages:
+        for font in as_dict(as_dict(page["/Resources"])["/Font"]).values():
+            fonts.add(str(as_dict(font)["/BaseFont"]))
+    return fonts
+
+
+@pytest.mark.parametrize("at_rule", ["@font-face", "@font\\-face", "@f\\6f nt-face"])
+def test_a_font_one_document_loads_is_never_offered_to_the_next(
+    renderer: Renderer, at_rule: str
+) -> None:
+    # Given a document that loads a font of its own, however the rule is spelt
+    data = base64.b64encode(Path(MONO_FONT).read_bytes()).decode()
+    loads = (
+        f'<style>{at_rule} {{ font-family: "Loaded"; src: url(data:font/ttf;base64,{data}) }}'
+        ' p { font-family: "Loaded" }</style><p>Organisation A</p>'
+    )
+    assert any(
+        "Loaded" in f for f in _base_fonts(renderer.render(loads, title="a", lang="en").data)
+    )
+    # When the next document (another organisation's, say) asks for that family by name
+    asks = '<style>p { font-family: "Loaded", serif }</style><p>Salary 3500</p>'
+    fonts = _base_fonts(renderer.render(asks, title="b", lang="en").data)
+    # Then it gets a system font, not the one the first document loaded
+    assert not any("Loaded" in f for f in fonts), fonts
