@@ -22,6 +22,9 @@ _SECRET_KEY = re.compile(
 )
 # Userinfo in URLs (amqp://user:password@host) is a secret too.
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+# Links that are credentials by themselves: a reviewer's page, a set-password token, a
+# signed interview answer (access logs print the path of every request).
+_SECRET_IN_URL = re.compile(r"(?P<keep>/review/|[?&](?:token|sig)=)[^/?&#\s\"']+")
 
 
 def redact(value: Any, key: str | None = None) -> Any:
@@ -32,7 +35,8 @@ def redact(value: Any, key: str | None = None) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(redact(v) for v in value)
     if isinstance(value, str):
-        return _URL_USERINFO.sub(r"\g<scheme>[redacted]@", value)
+        value = _URL_USERINFO.sub(r"\g<scheme>[redacted]@", value)
+        return _SECRET_IN_URL.sub(r"\g<keep>[redacted]", value)
     return value
 
 
