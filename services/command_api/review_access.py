@@ -90,6 +90,12 @@ class RatingsIn(BaseModel):
     ratings: list[RatingIn] = Field(min_length=1, max_length=50)
 
 
+class LinkRefused(Exception):  # noqa: N818 - the link's refusal, shown as its page
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.value)
+        self.refusal = refusal
+
+
 class RatingProblem(ValueError):  # noqa: N818 - shown to the reviewer as it is
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -109,15 +115,9 @@ def open_link(session: Session, token: str) -> ReviewAccess | Refusal:
     review = session.get(PanelReview, reviewer.review_id)
     if review is None or review.organisation_id != reviewer.organisation_id:
         return Refusal.UNKNOWN
-    if reviewer.revoked_at is not None:
-        return Refusal.REVOKED
-    if review.status == "closed":
-        return Refusal.CLOSED
-    now = utcnow()
-    if (reviewer.token_expires_at and reviewer.token_expires_at <= now) or (
-        review.due_at and review.due_at <= now
-    ):
-        return Refusal.EXPIRED
+    refusal = _refusal(reviewer, review)
+    if refusal is not None:
+        return refusal
     organisation = session.get(Organisation, review.organisation_id)
     vacancy = session.get(Vacancy, review.vacancy_id)
     assert organisation is not None and vacancy is not None
@@ -134,6 +134,19 @@ def open_link(session: Session, token: str) -> ReviewAccess | Refusal:
         _candidates(session, reviewer),
         recruiter=actor or organisation.name,
     )
+
+
+def _refusal(reviewer: PanelReviewer, review: PanelReview) -> Refusal | None:
+    if reviewer.revoked_at is not None:
+        return Refusal.REVOKED
+    if review.status == "closed":
+        return Refusal.CLOSED
+    now = utcnow()
+    if (reviewer.token_expires_at and reviewer.token_expires_at <= now) or (
+        review.due_at and review.due_at <= now
+    ):
+        return Refusal.EXPIRED
+    return None
 
 
 def _candidates(session: Session, reviewer: PanelReviewer) -> list[Candidate]:
@@ -167,21 +180,43 @@ def _candidates(session: Session, reviewer: PanelReviewer) -> list[Candidate]:
 
 def save_ratings(session: Session, access: ReviewAccess, ratings: list[RatingIn]) -> int:
     """Store the reviewer's ratings (each replaces their earlier one for that candidate);
-    all or nothing. Returns how many were saved."""
+    all or nothing. Returns how many changed.
+
+    The reviewer's row is locked first, so two saves of one reviewer (a double click, a
+    retried request) run one after the other; and the link is checked again under that
+    lock, so a revoke or close that committed meanwhile wins. Raises :class:`LinkRefused`
+    then, and :class:`RatingProblem` for a candidate not in the review.
+    """
     candidates = {c.application_id for c in access.candidates}
     for index, rating in enumerate(ratings):
         if rating.application_id not in candidates:
             raise RatingProblem(f"ratings.{index}.application_id", "not a candidate of this review")
+    reviewer = session.scalars(
+        select(PanelReviewer)
+        .where(PanelReviewer.id == access.reviewer.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    review = session.scalars(
+        select(PanelReview)
+        .where(PanelReview.id == reviewer.review_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).one()
+    refusal = _refusal(reviewer, review)
+    if refusal is not None:
+        raise LinkRefused(refusal)
     now = utcnow()
-    reviewer = access.reviewer
     existing = {
         r.application_id: r
-        for r in session.scalars(
-            select(PanelRating).where(PanelRating.reviewer_id == reviewer.id).with_for_update()
-        )
+        for r in session.scalars(select(PanelRating).where(PanelRating.reviewer_id == reviewer.id))
     }
+    changed = 0
     for rating in ratings:
+        comment = (rating.comment or "").strip() or None
         row = existing.get(rating.application_id)
+        if row is not None and (row.stars, row.comment) == (rating.stars, comment):
+            continue  # saved as it was: nothing to store or announce
         if row is None:
             row = PanelRating(
                 id=new_id(),
@@ -193,9 +228,8 @@ def save_ratings(session: Session, access: ReviewAccess, ratings: list[RatingIn]
             )
             session.add(row)
             existing[rating.application_id] = row
-        row.stars = rating.stars
-        row.comment = (rating.comment or "").strip() or None
-        row.updated_at = now
+        row.stars, row.comment, row.updated_at = rating.stars, comment, now
+        changed += 1
         publish_event(
             session,
             ReviewRatingSubmitted(
@@ -207,4 +241,4 @@ def save_ratings(session: Session, access: ReviewAccess, ratings: list[RatingIn]
                 stars=rating.stars,
             ),
         )
-    return len(ratings)
+    return changed

@@ -23,6 +23,7 @@ from services.command_api.deps import DatabaseDep, StorageDep
 from services.command_api.problems import ProblemError
 from services.command_api.review_access import (
     MAX_COMMENT,
+    LinkRefused,
     RatingIn,
     RatingProblem,
     RatingsIn,
@@ -195,7 +196,10 @@ def _save_form(
                 access, token, locale, csrf, status=422, errors=errors, submitted=submitted
             )
         if ratings:
-            save_ratings(session, access, ratings)
+            try:
+                save_ratings(session, access, ratings)
+            except LinkRefused as refused:
+                return _refused(refused.refusal, lang)
     return RedirectResponse(f"/review/{token}?lang={locale}&saved=true", status_code=303)
 
 
@@ -209,6 +213,10 @@ def put_ratings(token: str, body: RatingsIn, db: DatabaseDep) -> dict[str, int]:
             raise ProblemError(access.status, "Link not usable", access.value)
         try:
             return {"saved": save_ratings(session, access, body.ratings)}
+        except LinkRefused as refused:
+            raise ProblemError(
+                refused.refusal.status, "Link not usable", refused.refusal.value
+            ) from None
         except RatingProblem as problem:
             raise ProblemError(422, "Invalid request", str(problem)) from None
 
