@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.command_api.body_limits import BodySizeLimit
 from services.command_api.problems import install_problem_handlers
 from services.command_api.routes import (
     applications,
@@ -55,6 +56,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.db = db
     app.state.storage = storage_from_settings(settings)
     install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit)
     for module in (
         commands,
         bulk,

@@ -4,6 +4,8 @@ when asked (never in an anonymized forward), erased with the applicant."""
 from __future__ import annotations
 
 import uuid
+import zipfile
+from io import BytesIO
 
 import httpx
 import pytest
@@ -154,3 +156,31 @@ def test_purging_the_last_application_erases_the_cv_and_its_file(
 
     assert client.get(uploaded["download"], headers=tenant.headers).status_code == 404
     assert list(storage.root.rglob("*.pdf")) == []
+
+
+def test_a_docx_must_be_a_word_document_not_just_any_zip(
+    client: TestClient, tenant: Tenant
+) -> None:
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    word, other = BytesIO(), BytesIO()
+    with zipfile.ZipFile(word, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>")
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("payload.exe", "MZ")
+
+    accepted = _upload(client, tenant, word.getvalue(), docx, "cv.docx")
+    refused = _upload(client, tenant, other.getvalue(), docx, "cv.docx")
+
+    assert accepted.status_code == 201 and accepted.json()["content_type"] == docx
+    assert refused.status_code == 422 and refused.json()["errors"][0]["code"] == "not_that_type"
+
+
+def test_a_body_larger_than_the_endpoint_takes_is_refused_before_it_is_read(
+    client: TestClient, tenant: Tenant
+) -> None:
+    huge = _upload(client, tenant, CV + b"\\0" * (20 * 1024 * 1024))
+    ratings = client.post("/review/" + "x" * 43, content=b"a" * (300 * 1024))
+
+    assert (huge.status_code, ratings.status_code) == (413, 413)
+    assert huge.json()["title"] == "Request body too large"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from datetime import datetime
 from io import BytesIO
 from typing import Annotated, Any, Final
@@ -32,6 +33,7 @@ from services.command_api.scoping import get_owned
 from services.command_api.writes import write_once
 from shared.db.models import Application, Document
 from shared.db.types import utcnow
+from shared.documents.storage import DocumentMissing
 from shared.ids import new_id
 
 router = APIRouter(tags=["documents"])
@@ -46,6 +48,7 @@ CV_SIGNATURES: Final = {"application/pdf": b"%PDF-", _DOCX: b"PK\x03\x04"}
 SAFE_FILENAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}\.(pdf|docx)")
 
 MAX_PRINT_BATCH: Final = 500
+MAX_PRINT_BYTES: Final = 100 * 1024 * 1024
 _PDF: Final[dict[int | str, dict[str, Any]]] = {
     200: {"content": {"application/pdf": {}}, "description": "The PDF"}
 }
@@ -160,9 +163,20 @@ def checked_cv(content_type: str, data: bytes) -> str:
         )
     if len(data) > MAX_CV_BYTES:
         raise invalid_field("body", "too_large", f"larger than {MAX_CV_BYTES // 1024 // 1024} MB")
-    if not data.startswith(CV_SIGNATURES[media_type]):
+    if not data.startswith(CV_SIGNATURES[media_type]) or (
+        media_type == _DOCX and not _is_word_document(data)
+    ):
         raise invalid_field("body", "not_that_type", f"the bytes are not a {media_type} file")
     return media_type
+
+
+def _is_word_document(data: bytes) -> bool:
+    """A ZIP archive with the part every Word document has (any ZIP is not a DOCX)."""
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            return "word/document.xml" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
 
 
 @router.get(
@@ -244,9 +258,20 @@ def print_documents(
             raise invalid_field(
                 f"document_ids.{index}", "not_pdf", f"document {document_id} is not a PDF"
             )
+    total = sum(found[d].size_bytes for d in batch.document_ids)
+    if total > MAX_PRINT_BYTES:
+        raise invalid_field(
+            "document_ids", "too_large", f"{total} bytes in all, more than {MAX_PRINT_BYTES}"
+        )
     merged = PdfWriter()
-    for document_id in batch.document_ids:
-        merged.append(BytesIO(storage.get(found[document_id].storage_key)))
+    for index, document_id in enumerate(batch.document_ids):
+        try:
+            data = storage.get(found[document_id].storage_key)
+        except DocumentMissing:
+            raise invalid_field(
+                f"document_ids.{index}", "file_missing", f"document {document_id} has no file"
+            ) from None
+        merged.append(BytesIO(data))
     out = BytesIO()
     merged.write(out)
     return HttpResponse(

@@ -1,0 +1,87 @@
+"""Refusing request bodies larger than their endpoint takes, before they are read.
+
+A body is refused with ``413`` when its ``Content-Length`` is over the limit of the
+longest matching path prefix, or, without one (chunked), as soon as more than that has
+arrived: an upload endpoint never holds more than its limit plus one chunk in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.command_api.problems import PROBLEM_JSON
+
+MB: Final = 1024 * 1024
+DEFAULT_LIMITS: Final[Mapping[str, int]] = {
+    "": 5 * MB,  # commands, bulk of up to 500 commands, templates
+    "/v1/documents": 10 * MB + 64 * 1024,  # a CV of at most 10 MB
+    "/v1/assets": 512 * 1024 + 64 * 1024,  # a logo of at most 512 KB
+    "/review/": 256 * 1024,  # a reviewer's ratings and comments
+}
+
+
+class BodyTooLarge(Exception):  # noqa: N818 - an outcome, answered with 413
+    pass
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, limits: Mapping[str, int] = DEFAULT_LIMITS) -> None:
+        self.app = app
+        self.limits = dict(limits)
+
+    def limit_for(self, path: str) -> int:
+        prefix = max((p for p in self.limits if path.startswith(p)), key=len)
+        return self.limits[prefix]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except BodyTooLarge:
+            await _too_large(send, limit)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Request body too large",
+            "status": 413,
+            "detail": f"this endpoint takes at most {limit} bytes",
+            "errors": [],
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
