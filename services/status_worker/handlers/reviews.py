@@ -94,7 +94,7 @@ def revoke_panel_reviewer(session: Session, ctx: CommandContext, cmd: RevokePane
     _, reviewer = _reviewer(session, ctx, cmd.review_id, cmd.reviewer_id)
     if reviewer.revoked_at is None:
         reviewer.revoked_at = ctx.now  # the link stops working with this commit
-    _cancel_invitations(session, reviewer.id)
+    _cancel_invitations(session, ctx, reviewer.id)
 
 
 def resend_panel_review_link(
@@ -102,10 +102,12 @@ def resend_panel_review_link(
 ) -> None:
     review, reviewer = _reviewer(session, ctx, cmd.review_id, cmd.reviewer_id)
     _require_open(review)
+    if review.due_at is not None and review.due_at <= ctx.now:
+        raise Refused(RefusalCode.REVIEW_CLOSED, f"panel review {review.id} is past its due date")
     if reviewer.revoked_at is not None:
         raise Refused(RefusalCode.REVIEWER_REVOKED, f"reviewer {reviewer.id} was revoked")
     # mail_worker mints the new link when it sends, which replaces (revokes) the old one.
-    _cancel_invitations(session, reviewer.id)
+    _cancel_invitations(session, ctx, reviewer.id)
     _invite(session, ctx, review, reviewer)
 
 
@@ -114,7 +116,7 @@ def close_panel_review(session: Session, ctx: CommandContext, cmd: ClosePanelRev
     if review.status != "closed":
         review.status, review.closed_at = "closed", ctx.now
     for reviewer_id in _reviewer_ids(session, review.id):
-        _cancel_invitations(session, reviewer_id)
+        _cancel_invitations(session, ctx, reviewer_id)
 
 
 def _invite(
@@ -131,15 +133,17 @@ def _invite(
     )
 
 
-def _cancel_invitations(session: Session, reviewer_id: UUID) -> None:
+def _cancel_invitations(session: Session, ctx: CommandContext, reviewer_id: UUID) -> None:
+    """The reviewer's invitations that have not gone to mail_worker yet."""
     session.execute(
         update(ScheduledJob)
         .where(
+            ScheduledJob.organisation_id == ctx.organisation_id,
             ScheduledJob.purpose == INVITATION,
             ScheduledJob.status == "pending",
             ScheduledJob.payload["reviewer_id"].as_string() == str(reviewer_id),
         )
-        .values(status="cancelled")
+        .values(status="cancelled", cancelled_at=ctx.now)
         .execution_options(synchronize_session=False)
     )
 
