@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.concurrency import run_in_threadpool
 
-from services.command_api.deps import DatabaseDep, StorageDep
+from services.command_api.deps import DatabaseDep, SettingsDep, StorageDep
 from services.command_api.problems import ProblemError
 from services.command_api.review_access import (
     MAX_COMMENT,
@@ -92,6 +92,7 @@ def _page(
     saved: bool = False,
     errors: list[str] | None = None,
     submitted: dict[UUID, tuple[int | None, str]] | None = None,
+    secure: bool = False,
 ) -> HTMLResponse:
     t = TEXTS[locale]
     review = access.review
@@ -128,7 +129,13 @@ def _page(
         max_comment=MAX_COMMENT,
     )
     response.set_cookie(
-        CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/review", max_age=86_400
+        CSRF_COOKIE,
+        csrf,
+        httponly=True,
+        samesite="strict",
+        path="/review",
+        max_age=86_400,
+        secure=secure,
     )
     return response
 
@@ -140,13 +147,19 @@ def _open(db: Database, token: str) -> ReviewAccess | Refusal:
 
 @router.get("/{token}", response_class=HTMLResponse)
 def show_review(
-    token: str, request: Request, db: DatabaseDep, lang: LangQuery = None, saved: bool = False
+    token: str,
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    lang: LangQuery = None,
+    saved: bool = False,
 ) -> HTMLResponse:
     access = _open(db, token)
     if isinstance(access, Refusal):
         return _refused(access, lang)
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    return _page(access, token, _locale(access, lang), csrf, saved=saved)
+    secure = settings.public_base_url.startswith("https:")  # the cookie only over TLS then
+    return _page(access, token, _locale(access, lang), csrf, saved=saved, secure=secure)
 
 
 @router.post("/{token}", response_class=HTMLResponse)
