@@ -17,6 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.command_api.idempotency import delete_expired
 from services.command_api.ingress import CommandIngress
 from shared.db.database import Database
+from shared.documents.storage import DocumentStorage, storage_from_settings
+from shared.documents.sweep import sweep_documents
 from shared.messaging.broker import build_broker, declare_worker_queues
 from shared.messaging.publishers import PipelinedPublisher
 from shared.messaging.relay import PgNotifyWaker, PollWaker, Relay, Waker
@@ -114,9 +116,23 @@ def settle_expired_sends(db: Database, stop: threading.Event) -> None:
             log.warning("email.lease_check_failed", error=type(exc).__name__)
 
 
+SWEEP_INTERVAL_S = 900
+
+
+def sweep_stored_documents(db: Database, storage: DocumentStorage, stop: threading.Event) -> None:
+    """Erase unused CVs and files no document names (see shared.documents.sweep)."""
+    while not stop.wait(SWEEP_INTERVAL_S):
+        try:
+            sweep_documents(db, storage)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("documents.sweep_failed", error=type(exc).__name__)
+
+
 def run_scheduler_process(settings: Settings, stop: threading.Event) -> None:
-    db = Database(settings.database_url, pool_size=2)
+    db = Database(settings.database_url, pool_size=3)
     threading.Thread(target=settle_expired_sends, args=(db, stop), daemon=True).start()
+    storage = storage_from_settings(settings)
+    threading.Thread(target=sweep_stored_documents, args=(db, storage, stop), daemon=True).start()
     try:
         run_scheduler(db, stop)
     finally:

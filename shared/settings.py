@@ -70,7 +70,11 @@ class Settings(BaseSettings):
         default=Path("var/documents"), description="Root of the local document store."
     )
     s3_bucket: str | None = None
-    s3_prefix: str = Field(default="", description="Prepended to every object key.")
+    s3_prefix: str = Field(
+        default="",
+        description="Prepended to every object key. werving owns what is under it: the"
+        " scheduler's sweep erases files there that no document names.",
+    )
     s3_endpoint_url: str | None = Field(
         default=None, description="For S3-compatible stores (MinIO, Ceph); AWS when unset."
     )

@@ -1,6 +1,8 @@
 """Where the bytes of stored documents (CVs, contract PDFs, letter PDFs) live.
 
-Every store implements ``DocumentStorage``: ``put``, ``get``, ``delete`` and ``exists`` by key.
+Every store implements ``DocumentStorage``: ``put``, ``get``, ``delete`` and ``exists`` by key,
+and ``stored`` lists what is kept with when it was written (for the sweep of files no
+document names).
 Callers build keys like ``"{organisation_id}/{document_id}.pdf"``; every store checks them
 with ``check_key``. ``get`` of an absent key raises ``DocumentMissing``; ``delete`` of one
 does nothing, so purging twice is safe. ``storage_from_settings`` picks the configured store.
@@ -11,6 +13,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +47,9 @@ class DocumentStorage(Protocol):
 
     def exists(self, key: str) -> bool:
         """Whether something is stored under ``key``."""
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        """Every key kept, with the time it was last written (UTC)."""
 
 
 def check_key(key: str) -> None:
@@ -95,6 +102,12 @@ class LocalDirectoryStorage:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        for path in self.root.rglob("*"):
+            if path.is_file() and not path.name.startswith("."):  # not a write in progress
+                written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                yield path.relative_to(self.root).as_posix(), written
 
     def _path(self, key: str) -> Path:
         check_key(key)
@@ -161,6 +174,15 @@ class S3Storage:
                 return False
             raise
         return True
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        start = f"{self.prefix}/" if self.prefix else ""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=start
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield item["Key"][len(start) :], item["LastModified"]
 
     def _object_key(self, key: str) -> str:
         check_key(key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,19 @@ def test_documents_under_other_keys_are_untouched(store: DocumentStorage) -> Non
     assert not store.exists("org-1/a.pdf")
     assert store.get("org-1/b.pdf") == b"b"
     assert store.get("org-2/a.pdf") == b"other organisation"
+
+
+def test_stored_lists_every_key_with_the_time_it_was_written(store: DocumentStorage) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    for key in ("org-a/one.pdf", "org-a/two.pdf", "org-b/three.docx"):
+        store.put(key, PDF, content_type="application/pdf")
+
+    listed = dict(store.stored())
+
+    assert sorted(listed) == ["org-a/one.pdf", "org-a/two.pdf", "org-b/three.docx"]
+    assert all(
+        before <= written <= datetime.now(UTC) + timedelta(seconds=5) for written in listed.values()
+    )
 
 
 def test_a_traversal_key_is_refused_by_every_operation(store: DocumentStorage) -> None:

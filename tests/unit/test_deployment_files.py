@@ -341,13 +341,14 @@ def test_document_worker_image_installs_weasyprint_system_libraries(package: str
     assert re.search(rf"(?<![\w.-]){re.escape(package)}(?![\w.-])", runs), package
 
 
-@pytest.mark.parametrize("service", ["command_api", "document_worker", "mail_worker"])
+@pytest.mark.parametrize("service", ["command_api", "scheduler", "document_worker", "mail_worker"])
 def test_the_services_that_read_or_write_documents_share_one_store(service: str) -> None:
-    # Given the API (downloads), document_worker (writes) and mail_worker (attachments)
+    # Given the API (downloads), the scheduler (sweeps), document_worker (writes) and
+    # mail_worker (attachments)
     definition = compose_services()[service]
     directory = definition["environment"]["WERVING_DOCUMENTS_DIR"]
     # When their volumes are read
     mounts = {m.split(":")[1]: m.split(":")[0] for m in definition.get("volumes", [])}
-    # Then the document directory is the one named volume, the same for all three
+    # Then the document directory is the one named volume, the same for all of them
     assert mounts.get(directory) == "documents"
     assert "documents" in yaml.safe_load(COMPOSE_FILE.read_text())["volumes"]
