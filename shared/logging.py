@@ -74,7 +74,7 @@ def configure_logging(
     )
     # Libraries log through the standard library; route them through the same
     # redaction and rendering so that nothing bypasses it.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(cast(TextIO, _CurrentStderr()))
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared_processors,

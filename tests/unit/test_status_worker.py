@@ -223,7 +223,8 @@ def _run_on_stub_worker(
     broker = dramatiq.get_broker()
     assert isinstance(broker, StubBroker)
     broker.flush_all()
-    worker = dramatiq.Worker(broker, worker_timeout=50)
+    # One thread: the messages are handled in the order they were sent.
+    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
     worker.start()
     try:
         for message in messages:
