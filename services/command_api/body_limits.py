@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Final
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.command_api.problems import PROBLEM_JSON
@@ -24,8 +25,13 @@ DEFAULT_LIMITS: Final[Mapping[str, int]] = {
 }
 
 
-class BodyTooLarge(Exception):  # noqa: N818 - an outcome, answered with 413
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised while the body streams in; an HTTPException, so that FastAPI's body parsing
+    passes it on instead of turning it into a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, "Request body too large")
+        self.limit = limit
 
 
 class BodySizeLimit:
@@ -55,7 +61,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 import zipfile
+from collections.abc import Iterator
 from io import BytesIO
 
 import httpx
@@ -182,5 +183,16 @@ def test_a_body_larger_than_the_endpoint_takes_is_refused_before_it_is_read(
     huge = _upload(client, tenant, CV + b"\\0" * (20 * 1024 * 1024))
     ratings = client.post("/review/" + "x" * 43, content=b"a" * (300 * 1024))
 
-    assert (huge.status_code, ratings.status_code) == (413, 413)
-    assert huge.json()["title"] == "Request body too large"
+    def streamed() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(12):
+            yield b"\0" * (1024 * 1024)
+
+    chunked = client.post(
+        "/v1/documents",
+        params={"filename": "cv.pdf"},
+        content=streamed(),
+        headers={**tenant.headers, "Idempotency-Key": new_key(), "Content-Type": "application/pdf"},
+    )
+
+    assert (huge.status_code, ratings.status_code, chunked.status_code) == (413, 413, 413)
+    assert huge.json()["title"] == chunked.json()["title"] == "Request body too large"
