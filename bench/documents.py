@@ -57,8 +57,7 @@ from bench._common import (
     wait_first_drop,
 )
 from bench.end_to_end import seed
-from bench.scheduled_jobs import publish_due_jobs
-from services.command_api.acceptance import accept_command
+from bench.queueing import accept_all, publish_due_jobs
 from services.document_worker.composition import compose
 from services.document_worker.fetcher import LockedFetcher
 from services.document_worker.layout import standalone
@@ -72,7 +71,6 @@ from shared.db.models import Application, OutboxMessage, ScheduledJob
 from shared.messaging.routes import DOCUMENTS_QUEUE, STATUS_QUEUE
 
 SETTLE_S = 3.0
-ACCEPT_PER_TRANSACTION = 100
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,6 @@ def contract_jobs(url: str, n: int) -> uuid.UUID:
     """Seed ``n`` offered applications with a contract job each; the organisation id."""
     tenant = seed(url, n)
     db = Database(url, pool_size=2)
-    retention = timedelta(hours=48)
     handler = HANDLERS["send_employment_contract"]
     try:
         with db.transaction() as session:
@@ -155,24 +152,16 @@ def contract_jobs(url: str, n: int) -> uuid.UUID:
                 .where(Application.organisation_id == tenant.organisation_id)
                 .values(status="offered")
             )
-        for start in range(0, n, ACCEPT_PER_TRANSACTION):
-            command_ids: list[str] = []
-            with db.transaction() as session:
-                for i in range(start, min(n, start + ACCEPT_PER_TRANSACTION)):
-                    response = accept_command(
-                        session,
-                        organisation_id=tenant.organisation_id,
-                        idempotency_key=f"bench-contract-{i}",
-                        command=_contract(i, tenant.applications[i]),
-                        source="http",
-                        retention=retention,
-                    )
-                    if response.status_code != 202:
-                        raise BenchError(f"accept_command answered {response.status_code}")
-                    command_ids.append(str(response.body["command_id"]))
-            for command_id in command_ids:
-                message = {"command_id": command_id, "organisation_id": str(tenant.organisation_id)}
-                run_command(db, message, handler)
+        commands = (
+            (f"bench-contract-{i}", _contract(i, application_id))
+            for i, application_id in enumerate(tenant.applications)
+        )
+        for command_id in accept_all(db, tenant.organisation_id, commands):
+            message = {
+                "command_id": str(command_id),
+                "organisation_id": str(tenant.organisation_id),
+            }
+            run_command(db, message, handler)
         with db.transaction() as session:
             # The status tasks were carried out above: the relay need not publish them.
             session.execute(

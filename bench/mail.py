@@ -59,7 +59,7 @@ from bench._common import (
     wait_until,
 )
 from bench.end_to_end import seed
-from bench.scheduled_jobs import publish_due_jobs
+from bench.queueing import publish_due_jobs
 from bench.status_worker import profile_report, py_spy_available
 from shared.db.database import Database
 from shared.db.models import ScheduledJob

@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,6 @@ from sqlalchemy import insert
 
 from bench._common import (
     BIN,
-    EVENTS_EXCHANGE,
     PHASE_TIMEOUT_S,
     WORKER_POLL_S,
     WORKER_TROUBLE,
@@ -52,30 +51,21 @@ from bench._common import (
     Process,
     parent_pid,
     process_group,
-    queue_depth,
     rabbitmq_url,
-    take_over_queue,
     wait_first_drop,
-    wait_until,
 )
 from bench.end_to_end import seed
-from services.command_api.acceptance import accept_command
+from bench.queueing import accept_all, relay_to_queue
 from shared.commands import WithdrawApplication
 from shared.db.database import Database
 from shared.db.models import CommandRecord
 from shared.db.types import utcnow
 from shared.ids import new_id
-from shared.messaging.broker import build_broker, declare_worker_queues
-from shared.messaging.publishers import PipelinedPublisher
-from shared.messaging.relay import Relay
 from shared.messaging.routes import STATUS_QUEUE
-from shared.settings import Settings
 
-ACCEPT_PER_TRANSACTION = 500
 SETTLE_S = 3.0
 CONSUMER = "status_worker"  # the worker's inbox consumer name
 RAW_THREADS = 8
-MAX_RELAY_BATCHES = 1_000  # of 500 rows: ample for any figure here
 
 
 @dataclass(frozen=True)
@@ -148,23 +138,12 @@ def accepted_batch(url: str, n: int) -> Batch:
     """Seed ``n`` applications and accept a withdrawal for each, as the API would."""
     tenant = seed(url, n)
     db = Database(url, pool_size=1)
-    retention = timedelta(hours=48)
-    command_ids: list[uuid.UUID] = []
+    commands = (
+        (f"bench-status-{i}", _withdrawal(i, application_id))
+        for i, application_id in enumerate(tenant.applications)
+    )
     try:
-        for start in range(0, n, ACCEPT_PER_TRANSACTION):
-            with db.transaction() as session:
-                for i in range(start, min(n, start + ACCEPT_PER_TRANSACTION)):
-                    response = accept_command(
-                        session,
-                        organisation_id=tenant.organisation_id,
-                        idempotency_key=f"bench-status-{i}",
-                        command=_withdrawal(i, tenant.applications[i]),
-                        source="http",
-                        retention=retention,
-                    )
-                    if response.status_code != 202:
-                        raise BenchError(f"accept_command answered {response.status_code}")
-                    command_ids.append(uuid.UUID(response.body["command_id"]))
+        command_ids = accept_all(db, tenant.organisation_id, commands)
     finally:
         db.dispose()
     return Batch(tenant.organisation_id, tenant.vacancy_id, tenant.applications, command_ids)
@@ -202,33 +181,8 @@ def stored_batch(url: str, n: int) -> Batch:
 
 
 def publish_tasks(url: str, n: int) -> None:
-    """Declare the ``status`` queue as Dramatiq does, then relay every outbox row to it."""
-    take_over_queue(STATUS_QUEUE)
-    broker = build_broker(Settings(database_url=url, broker_url=rabbitmq_url()))
-    try:
-        declare_worker_queues(broker, [STATUS_QUEUE])
-    finally:
-        broker.close()
-    db = Database(url, pool_size=1)
-    # Events (from an earlier pass) go to the exchange, where nothing is bound.
-    publisher = PipelinedPublisher(rabbitmq_url(), exchanges=[EVENTS_EXCHANGE])
-    publisher.connect()
-    try:
-        relay = Relay(db, publisher, events_exchange=EVENTS_EXCHANGE)
-        total, deadline = 0, time.monotonic() + PHASE_TIMEOUT_S
-        for _ in range(MAX_RELAY_BATCHES):
-            published = relay.relay_batch()
-            total += published
-            if published == 0 or time.monotonic() > deadline:
-                break
-    finally:
-        publisher.close()
-        db.dispose()
-    if total < n:
-        raise BenchError(f"the relay published {total} messages for {n} tasks")
-    wait_until(
-        lambda: queue_depth(STATUS_QUEUE)[0] >= n, timeout_s=30, what=f"{n} tasks in the queue"
-    )
+    """Every outbox row relayed: the ``n`` tasks land in the ``status`` queue."""
+    relay_to_queue(url, n, STATUS_QUEUE)
 
 
 # -- the worker ------------------------------------------------------------------------

@@ -14,15 +14,15 @@ from sqlalchemy import select
 
 from services.document_worker.composition import ComposedDocument, compose
 from services.document_worker.jobs import render_document_job
-from services.document_worker.pdf import RenderedPdf, Renderer, RenderLimits
+from services.document_worker.pdf import RenderedPdf, Renderer
 from shared.db.database import Database
-from shared.db.models import Document, OutboxMessage
+from shared.db.models import Applicant, Application, Document, OutboxMessage
 from shared.documents.storage import DocumentStorage
 from shared.ids import new_id
 from shared.messaging.scheduler import enqueue_due_jobs
-from shared.settings import Settings
-
-LIMITS = RenderLimits.from_settings(Settings())
+from shared.statuses import ApplicationStatus
+from tests.conftest import Tenant
+from tests.seeds import seed_application, seed_reference
 
 
 def document_tasks(db: Database) -> list[dict[str, Any]]:
@@ -110,3 +110,19 @@ def stored_cv(db: Database, organisation_id: uuid.UUID) -> uuid.UUID:
         )
         session.add(document)
         return document.id
+
+
+def offered_application(db: Database, tenant: Tenant, *, locale: str | None = None) -> uuid.UUID:
+    """An application in ``offered`` by Ann de Vries, writing in ``locale`` when given."""
+    ref = seed_reference(db, tenant.organisation_id)
+    application_id = seed_application(
+        db, tenant.organisation_id, ref.vacancy_id, ApplicationStatus.OFFERED
+    )
+    if locale is not None:
+        with db.transaction() as session:
+            application = session.get(Application, application_id)
+            assert application is not None
+            applicant = session.get(Applicant, application.applicant_id)
+            assert applicant is not None
+            applicant.locale = locale
+    return application_id

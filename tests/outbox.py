@@ -6,25 +6,14 @@ from collections.abc import Sequence
 
 from shared.db.models import OutboxMessage
 from shared.messaging.publishers import Outgoing, PipelinedPublisher
-from shared.messaging.relay import to_outgoing
+from shared.messaging.relay import outgoing_for
 from shared.settings import Settings
 
 
 def outgoing(rows: Sequence[OutboxMessage]) -> list[Outgoing]:
     """The messages the relay publishes for ``rows``, byte for byte."""
     exchange = Settings().events_exchange
-    return [
-        to_outgoing(
-            r.id,
-            r.kind,
-            r.destination,
-            r.actor_name,
-            r.payload,
-            int(r.created_at.timestamp() * 1000),
-            exchange,
-        )
-        for r in rows
-    ]
+    return [outgoing_for(row, exchange) for row in rows]
 
 
 def publish(amqp_url: str, messages: list[Outgoing]) -> None:

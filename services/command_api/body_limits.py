@@ -7,15 +7,15 @@ arrived: an upload endpoint never holds more than its limit plus one chunk in me
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Final
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.command_api.problems import PROBLEM_JSON
+from services.command_api.problems import Problem, problem_response
 
+TOO_LARGE: Final = "Request body too large"
 MB: Final = 1024 * 1024
 DEFAULT_LIMITS: Final[Mapping[str, int]] = {
     "": 5 * MB,  # commands, bulk of up to 500 commands, templates
@@ -27,11 +27,10 @@ DEFAULT_LIMITS: Final[Mapping[str, int]] = {
 
 class BodyTooLarge(HTTPException):
     """Raised while the body streams in; an HTTPException, so that FastAPI's body parsing
-    passes it on instead of turning it into a 400."""
+    passes it on (instead of turning it into a 400) to the problem handlers."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, "Request body too large")
-        self.limit = limit
+    def __init__(self) -> None:
+        super().__init__(413, TOO_LARGE)
 
 
 class BodySizeLimit:
@@ -51,7 +50,10 @@ class BodySizeLimit:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit)
+            too_large = Problem(
+                title=TOO_LARGE, status=413, detail=f"this endpoint takes at most {limit} bytes"
+            )
+            await problem_response(too_large)(scope, receive, send)
             return
         received = 0
 
@@ -61,33 +63,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    raise BodyTooLarge
             return message
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except BodyTooLarge:
-            await _too_large(send, limit)
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Request body too large",
-            "status": 413,
-            "detail": f"this endpoint takes at most {limit} bytes",
-            "errors": [],
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        await self.app(scope, counting_receive, send)

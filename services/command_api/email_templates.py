@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.command_api.email_template_schemas import EmailTemplateIn, EmailTemplateView
 from services.command_api.problems import FieldError, ProblemError
+from services.command_api.writes import save_version
 from shared.db.models import EmailTemplate
-from shared.db.types import utcnow
 from shared.emails.builtin import builtin_template_set
 from shared.emails.locales import Locale
 from shared.emails.overrides import find_override
@@ -85,32 +84,17 @@ def save(
     """Store the (already checked) template: a new row at version 1, or the next version
     of the existing one. Returns the row and whether it was created."""
     row = find_override(session, organisation_id, purpose, locale, for_update=True)
-    now = utcnow()
-    created = row is None
-    if row is None:
-        row = EmailTemplate(
-            organisation_id=organisation_id,
-            purpose=purpose,
-            locale=locale,
-            version=1,
-            created_at=now,
-        )
-        session.add(row)
-    else:
-        row.version += 1
-    row.subject, row.text, row.html = template_in.subject, template_in.text, template_in.html
-    row.updated_at = now
-    try:
-        session.flush()
-    except IntegrityError:
-        # Another request created this template between our lookup and our insert.
-        raise ProblemError(
-            409,
-            "Conflict",
-            f"the {purpose}/{locale} template was saved at the same time; retry",
-            headers={"Retry-After": "1"},
-        ) from None
-    return row, created
+
+    def fill(row: EmailTemplate) -> None:
+        row.subject, row.text, row.html = template_in.subject, template_in.text, template_in.html
+
+    return save_version(
+        session,
+        row,
+        lambda: EmailTemplate(organisation_id=organisation_id, purpose=purpose, locale=locale),
+        fill,
+        what=f"{purpose}/{locale}",
+    )
 
 
 def reset(session: Session, organisation_id: UUID, purpose: Purpose, locale: Locale) -> None:

@@ -30,7 +30,7 @@ from shared.emails.formatting import (
 )
 from shared.emails.locales import Locale
 from shared.emails.overrides import find_override, template_set
-from shared.emails.purposes import Purpose
+from shared.emails.purposes import PURPOSES, Purpose
 from shared.emails.rendering import RenderedEmail, render_email
 from shared.emails.template_set import TemplatePartProblem
 from shared.errors import PermanentError
@@ -44,25 +44,8 @@ from shared.templates.application_values import (
     recruiter,
 )
 
-# Purposes the status worker schedules. "ad_hoc" is send_email's: its own subject and
-# body, or one of the templates whose values the application provides.
-SUPPORTED: frozenset[str] = frozenset(
-    {
-        "receipt",
-        "rejection",
-        "interview_invitation",
-        "offer",
-        "credentials",
-        "withdrawal_confirmation",
-        "ad_hoc",
-        "cv_forward",
-        "cv_forward_anonymized",
-        "letter_received",
-        "letter_rejected",
-        "contract",
-        "panel_review_invitation",
-    }
-)
+# Every email purpose, and "ad_hoc": send_email's own subject and body, or a template.
+SUPPORTED: Final = frozenset(PURPOSES) | {"ad_hoc"}
 FORWARDS: Final = frozenset({"cv_forward", "cv_forward_anonymized"})
 
 

@@ -146,9 +146,9 @@ def schedule_mail(
 
 
 def schedule_document(
-    session: Session, ctx: CommandContext, application_id: UUID, purpose: str, **ids: Any
+    session: Session, ctx: CommandContext, application_id: UUID | None, purpose: str, **ids: Any
 ) -> ScheduledJob:
-    """A PDF for document_worker to render and store, due now."""
+    """Work for document_worker (render and store a PDF, or erase files), due now."""
     return _schedule(session, ctx, application_id, "document", purpose, **ids)
 
 

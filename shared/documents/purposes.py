@@ -10,12 +10,10 @@ from importlib.resources import files
 from typing import Final
 
 from shared.emails.locales import Locale
+from shared.emails.variables import APPLICATION_VARIABLES
 from shared.templates.sandbox import CheckedTemplate, check
 
 _TEMPLATES = files("shared.documents").joinpath("templates")
-_APPLICATION: Final = frozenset(
-    {"applicant_name", "applicant_first_name", "vacancy_title", "organisation_name"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +39,8 @@ PURPOSES: Final[dict[str, DocumentPurpose]] = {
             name="contract",
             kind="contract",
             titles={"nl": "Arbeidsovereenkomst", "en": "Employment contract"},
-            variables=_APPLICATION
+            variables=APPLICATION_VARIABLES
             | {
-                "recruiter_name",
                 "job_title",
                 "salary",
                 "hours_per_week",
@@ -63,14 +60,14 @@ PURPOSES: Final[dict[str, DocumentPurpose]] = {
             name="letter_received",
             kind="letter",
             titles={"nl": "Ontvangstbevestiging", "en": "Acknowledgement of application"},
-            variables=_APPLICATION | {"recruiter_name", "letter_date"},
+            variables=APPLICATION_VARIABLES | {"letter_date"},
             mail=None,
         ),
         DocumentPurpose(
             name="letter_rejected",
             kind="letter",
             titles={"nl": "Afwijzing", "en": "Rejection"},
-            variables=_APPLICATION | {"recruiter_name", "letter_date", "reason"},
+            variables=APPLICATION_VARIABLES | {"letter_date", "reason"},
             mail=None,
         ),
         # forward_cv with anonymize: nothing that identifies the applicant, by construction.

@@ -197,8 +197,9 @@ def allowed_variables(purpose: Purpose) -> frozenset[str]:
         raise ValueError(f"unknown email purpose {purpose!r}") from None
 
 
-# What the application itself gives every ad-hoc email (composition's base values).
-_APPLICATION: Final = frozenset(
+# What a job's application gives every template, email or document
+# (shared.templates.application_values.JobSubject.values).
+APPLICATION_VARIABLES: Final = frozenset(
     {
         "applicant_name",
         "applicant_first_name",
@@ -209,13 +210,13 @@ _APPLICATION: Final = frozenset(
 )
 AD_HOC_TEMPLATES: Final = MappingProxyType[Purpose, frozenset[str]](
     {
-        "receipt": _APPLICATION,
-        "withdrawal_confirmation": _APPLICATION,
-        "rejection": _APPLICATION,
-        "offer": _APPLICATION,
-        "contract": _APPLICATION,
-        "letter_received": _APPLICATION | {"letter_date"},
-        "letter_rejected": _APPLICATION | {"letter_date", "reason"},
+        "receipt": APPLICATION_VARIABLES,
+        "withdrawal_confirmation": APPLICATION_VARIABLES,
+        "rejection": APPLICATION_VARIABLES,
+        "offer": APPLICATION_VARIABLES,
+        "contract": APPLICATION_VARIABLES,
+        "letter_received": APPLICATION_VARIABLES | {"letter_date"},
+        "letter_rejected": APPLICATION_VARIABLES | {"letter_date", "reason"},
     }
 )
 assert all(provided <= VARIABLES[p] for p, provided in AD_HOC_TEMPLATES.items())

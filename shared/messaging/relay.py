@@ -12,6 +12,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -75,28 +76,33 @@ class PgNotifyWaker:
         self._conn.close()
 
 
-def to_outgoing(
-    row_id: UUID,
-    kind: str,
-    destination: str,
-    actor_name: str | None,
-    payload: dict[str, Any],
-    created_at_ms: int,
-    events_exchange: str,
-) -> Outgoing:
-    if kind == EVENT:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        return Outgoing(id=row_id, exchange=events_exchange, routing_key=destination, body=body)
+class OutboxRow(Protocol):
+    """What the relay reads of an outbox row (an ORM object or a selected row)."""
+
+    id: UUID
+    kind: str
+    destination: str
+    actor_name: str | None
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+def outgoing_for(row: OutboxRow, events_exchange: str) -> Outgoing:
+    """The message the relay publishes for ``row``: an event's JSON to the exchange, or a
+    task as the Dramatiq message its worker expects (its id is the row's)."""
+    if row.kind == EVENT:
+        body = json.dumps(row.payload, separators=(",", ":")).encode()
+        return Outgoing(id=row.id, exchange=events_exchange, routing_key=row.destination, body=body)
     message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name=destination,
-        actor_name=actor_name or "",
-        args=(payload,),
+        queue_name=row.destination,
+        actor_name=row.actor_name or "",
+        args=(row.payload,),
         kwargs={},
         options={},
-        message_id=str(row_id),
-        message_timestamp=created_at_ms,
+        message_id=str(row.id),
+        message_timestamp=int(row.created_at.timestamp() * 1000),
     )
-    return Outgoing(id=row_id, exchange="", routing_key=destination, body=message.encode())
+    return Outgoing(id=row.id, exchange="", routing_key=row.destination, body=message.encode())
 
 
 class Relay:
@@ -132,18 +138,7 @@ class Relay:
             ).all()
             if not rows:
                 return 0
-            outgoing = [
-                to_outgoing(
-                    r.id,
-                    r.kind,
-                    r.destination,
-                    r.actor_name,
-                    r.payload,
-                    int(r.created_at.timestamp() * 1000),
-                    self._events_exchange,
-                )
-                for r in rows
-            ]
+            outgoing = [outgoing_for(r, self._events_exchange) for r in rows]
             results = self.publisher.publish(outgoing)
             confirmed = [i for i, reason in results.items() if reason is None]
             if confirmed:

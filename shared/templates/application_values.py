@@ -36,6 +36,7 @@ class JobSubject:
     locale: Locale
 
     def values(self, recruiter: str | None) -> dict[str, object]:
+        """One value for each of ``shared.emails.variables.APPLICATION_VARIABLES``."""
         return {
             "applicant_name": self.applicant.name,
             "applicant_first_name": self.applicant.name.split()[0],

@@ -15,7 +15,7 @@ from shared.db.database import Database
 from shared.db.models import Application, ApplicationEvent, CommandRecord, InboxEntry, OutboxMessage
 from shared.messaging.outbox import EVENT, TASK
 from shared.messaging.publishers import PipelinedPublisher
-from shared.messaging.relay import to_outgoing
+from shared.messaging.relay import outgoing_for
 from shared.settings import Settings
 from tests.conftest import make_tenant
 from tests.factories import new_key, register_body, withdraw_body
@@ -128,15 +128,7 @@ def test_the_same_outbox_row_published_twice_changes_the_state_once(
                 OutboxMessage.payload["command_id"].as_string() == accepted["command_id"],
             )
         ).one()
-        outgoing = to_outgoing(
-            row.id,
-            row.kind,
-            row.destination,
-            row.actor_name,
-            row.payload,
-            int(row.created_at.timestamp() * 1000),
-            Settings().events_exchange,
-        )
+        outgoing = outgoing_for(row, Settings().events_exchange)
     # When the same outbox row reaches RabbitMQ twice (a relay crash before marking it)
     publisher = PipelinedPublisher(amqp)
     publisher.connect()

@@ -14,14 +14,13 @@ from sqlalchemy import select
 
 from services.document_worker.pdf import Renderer
 from shared.db.database import Database
-from shared.db.models import Applicant, Application, OutboxMessage, ScheduledJob
+from shared.db.models import OutboxMessage, ScheduledJob
 from shared.documents.storage import LocalDirectoryStorage
-from shared.statuses import ApplicationStatus
 from tests.conftest import Tenant
-from tests.documents import pdf_text, render_due_documents
+from tests.documents import offered_application, pdf_text, render_due_documents
 from tests.factories import new_key
 from tests.mailbox import deliver_due_mail, parsed
-from tests.seeds import seed_application, seed_reference
+from tests.seeds import seed_reference
 from tests.workflow import run
 
 CONTRACT = {
@@ -37,25 +36,10 @@ CONTRACT = {
 }
 
 
-def _offered(db: Database, tenant: Tenant, *, locale: str | None = None) -> uuid.UUID:
-    ref = seed_reference(db, tenant.organisation_id)
-    application_id = seed_application(
-        db, tenant.organisation_id, ref.vacancy_id, ApplicationStatus.OFFERED, name="Ann de Vries"
-    )
-    if locale is not None:
-        with db.transaction() as session:
-            application = session.get(Application, application_id)
-            assert application is not None
-            applicant = session.get(Applicant, application.applicant_id)
-            assert applicant is not None
-            applicant.locale = locale
-    return application_id
-
-
 def test_a_contract_is_rendered_stored_and_handed_to_the_mail_worker(
     db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
 ) -> None:
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     record = run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
     assert record.status == "succeeded"
 
@@ -100,7 +84,7 @@ def test_a_contract_is_rendered_stored_and_handed_to_the_mail_worker(
 def test_an_english_contract_formats_money_and_dates_the_english_way(
     db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
 ) -> None:
-    application_id = _offered(db, tenant, locale="en")
+    application_id = offered_application(db, tenant, locale="en")
     run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
 
     [document] = render_due_documents(db, storage, renderer)
@@ -121,7 +105,7 @@ def test_an_english_contract_formats_money_and_dates_the_english_way(
 def test_a_contract_job_delivered_twice_stores_one_document_and_one_email_job(
     db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
 ) -> None:
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
 
     documents = render_due_documents(db, storage, renderer, times=2)
@@ -136,7 +120,7 @@ def test_a_contract_job_delivered_twice_stores_one_document_and_one_email_job(
 def test_a_second_contract_is_the_next_version(
     db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
 ) -> None:
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     for hours in ("36", "32"):
         body = {**CONTRACT, "application_id": str(application_id), "hours_per_week": hours}
         run(db, tenant.organisation_id, body)
@@ -151,7 +135,7 @@ def test_a_second_contract_is_the_next_version(
 def test_a_printed_letter_is_stored_for_download_and_not_emailed(
     db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
 ) -> None:
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     run(
         db,
         tenant.organisation_id,
@@ -175,7 +159,7 @@ def test_a_printed_letter_is_stored_for_download_and_not_emailed(
 def test_the_contract_email_carries_the_stored_pdf(
     db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
 ) -> None:
-    application_id = _offered(db, tenant, locale="en")
+    application_id = offered_application(db, tenant, locale="en")
     body = {**CONTRACT, "application_id": str(application_id), "message": "Welcome aboard!"}
     run(db, tenant.organisation_id, body)
     [document] = render_due_documents(db, storage, renderer)
@@ -253,7 +237,7 @@ def test_an_anonymized_forward_sends_a_profile_without_name_email_phone_or_cv(
 def test_purging_an_application_erases_its_documents_and_their_files(
     db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
 ) -> None:
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
     [document] = render_due_documents(db, storage, renderer)
     for command in ("delete_application", "purge_application"):
@@ -274,7 +258,7 @@ def test_purging_an_application_erases_its_documents_and_their_files(
 def test_a_contract_without_a_required_field_is_refused_before_anything_renders(
     client: TestClient, db: Database, tenant: Tenant, missing: str, field: str
 ) -> None:
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     body = {k: v for k, v in CONTRACT.items() if k != missing}
 
     response = client.post(
@@ -292,7 +276,7 @@ def test_a_contract_without_a_required_field_is_refused_before_anything_renders(
 def test_a_contract_that_ends_before_it_starts_is_refused(
     client: TestClient, db: Database, tenant: Tenant
 ) -> None:
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     body = {**CONTRACT, "application_id": str(application_id), "end_date": "2027-02-01"}
 
     response = client.post(
@@ -306,7 +290,7 @@ def test_a_contract_that_ends_before_it_starts_is_refused(
 def test_an_ad_hoc_email_attaches_the_applications_stored_documents_and_replies_to_the_recruiter(
     db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
 ) -> None:
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
     [contract] = render_due_documents(db, storage, renderer)
     deliver_due_mail(db, documents=storage)  # the contract email itself
@@ -338,7 +322,7 @@ def test_an_ad_hoc_email_attaches_the_applications_stored_documents_and_replies_
 def test_an_ad_hoc_email_refuses_a_document_of_another_application(
     db: Database, tenant: Tenant, storage: LocalDirectoryStorage, renderer: Renderer
 ) -> None:
-    first, second = _offered(db, tenant), _offered(db, tenant)
+    first, second = offered_application(db, tenant), offered_application(db, tenant)
     run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(first)})
     [contract] = render_due_documents(db, storage, renderer)
     unknown = uuid.uuid4()

@@ -4,7 +4,6 @@ next job renders as usual."""
 
 from __future__ import annotations
 
-import uuid
 from io import BytesIO
 
 import pytest
@@ -17,11 +16,9 @@ from shared.db.database import Database
 from shared.db.models import Document, DocumentTemplate
 from shared.documents.storage import LocalDirectoryStorage
 from shared.errors import PermanentError
-from shared.statuses import ApplicationStatus
 from tests.conftest import Tenant
-from tests.documents import pdf_text, render_due_documents
+from tests.documents import offered_application, pdf_text, render_due_documents
 from tests.factories import new_key
-from tests.seeds import seed_application, seed_reference
 from tests.workflow import run
 
 OWN_CONTRACT = """
@@ -39,11 +36,6 @@ CONTRACT = {
 }
 
 
-def _offered(db: Database, tenant: Tenant) -> uuid.UUID:
-    ref = seed_reference(db, tenant.organisation_id)
-    return seed_application(db, tenant.organisation_id, ref.vacancy_id, ApplicationStatus.OFFERED)
-
-
 def test_an_organisations_contract_body_is_saved_and_used_for_its_next_contract(
     client: TestClient,
     db: Database,
@@ -56,7 +48,7 @@ def test_an_organisations_contract_body_is_saved_and_used_for_its_next_contract(
         json={"html": OWN_CONTRACT},
         headers={**tenant.headers, "Idempotency-Key": new_key()},
     )
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
 
     [document] = render_due_documents(db, storage, renderer)
@@ -163,7 +155,7 @@ def test_a_body_that_explodes_at_render_time_fails_its_job_and_the_next_job_rend
                 organisation_id=tenant.organisation_id, purpose="contract", locale="nl", html=body
             )
         )
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
 
     with pytest.raises(PermanentError) as failure:
@@ -197,7 +189,7 @@ def test_a_body_cannot_restyle_the_page_hide_its_numbers_or_load_anything(
                 html=hostile,
             )
         )
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
 
     [document] = render_due_documents(db, storage, renderer)

@@ -17,7 +17,7 @@ from shared.db.database import Database
 from shared.documents.storage import LocalDirectoryStorage
 from shared.statuses import ApplicationStatus
 from tests.conftest import Tenant, make_tenant
-from tests.documents import image_count, png, render_due_documents
+from tests.documents import image_count, offered_application, png, render_due_documents
 from tests.factories import new_key
 from tests.seeds import seed_application, seed_reference
 from tests.workflow import run
@@ -30,11 +30,6 @@ CONTRACT = {
     "start_date": "2027-03-01",
     "place_of_work": "Utrecht",
 }
-
-
-def _offered(db: Database, tenant: Tenant) -> uuid.UUID:
-    ref = seed_reference(db, tenant.organisation_id)
-    return seed_application(db, tenant.organisation_id, ref.vacancy_id, ApplicationStatus.OFFERED)
 
 
 def _letter(db: Database, tenant: Tenant, application_id: uuid.UUID) -> None:
@@ -62,7 +57,7 @@ def test_an_applications_contract_is_listed_and_downloaded_as_stored(
     storage: LocalDirectoryStorage,
     renderer: Renderer,
 ) -> None:
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
     [document] = render_due_documents(db, storage, renderer)
 
@@ -88,7 +83,7 @@ def test_another_organisation_gets_404_for_the_documents_and_the_download(
     storage: LocalDirectoryStorage,
     renderer: Renderer,
 ) -> None:
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
     [document] = render_due_documents(db, storage, renderer)
     other = make_tenant(db, name="Other")
@@ -163,7 +158,7 @@ def test_an_uploaded_logo_appears_on_the_letterhead_of_later_documents(
     renderer: Renderer,
 ) -> None:
     logo = png(120, 40)
-    application_id = _offered(db, tenant)
+    application_id = offered_application(db, tenant)
     _letter(db, tenant, application_id)
     [before] = render_due_documents(db, storage, renderer)
 

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.command_api.api_keys import Principal, Scope
@@ -25,9 +24,8 @@ from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDe
 from services.command_api.idempotency import Response
 from services.command_api.problems import FieldError, ProblemError
 from services.command_api.responses import AUTH_ERRORS, TEMPLATE_READ_ERRORS, TEMPLATE_WRITE_ERRORS
-from services.command_api.writes import write_once
+from services.command_api.writes import save_version, write_once
 from shared.db.models import DocumentTemplate
-from shared.db.types import utcnow
 from shared.documents.overrides import find_document_template
 from shared.documents.purposes import PURPOSES, builtin_source, check_template, sample_values
 from shared.emails.locales import LOCALES, Locale
@@ -157,28 +155,19 @@ def put_document_template(
         row = find_document_template(
             session, principal.organisation_id, purpose, locale, for_update=True
         )
-        now, created = utcnow(), row is None
-        if row is None:
-            row = DocumentTemplate(
-                organisation_id=principal.organisation_id,
-                purpose=purpose,
-                locale=locale,
-                version=1,
-                created_at=now,
-            )
-            session.add(row)
-        else:
-            row.version += 1
-        row.html, row.updated_at = template_in.html, now
-        try:
-            session.flush()
-        except IntegrityError:  # created by another request since our lookup
-            raise ProblemError(
-                409,
-                "Conflict",
-                f"the {purpose}/{locale} template was saved at the same time; retry",
-                headers={"Retry-After": "1"},
-            ) from None
+
+        def fill(row: DocumentTemplate) -> None:
+            row.html = template_in.html
+
+        row, created = save_version(
+            session,
+            row,
+            lambda: DocumentTemplate(
+                organisation_id=principal.organisation_id, purpose=purpose, locale=locale
+            ),
+            fill,
+            what=f"{purpose}/{locale}",
+        )
         view = _view(purpose, locale, row)
         return Response(201 if created else 200, view.model_dump(mode="json"))
 

@@ -36,14 +36,18 @@ def send_email(session: Session, ctx: CommandContext, cmd: SendEmail) -> None:
     application = load_for_change(session, ctx, cmd)
     target_status(application, cmd.type)
     documents = list(dict.fromkeys(cmd.attachments))
-    found = set(
-        session.scalars(
-            select(Document.id).where(
-                Document.id.in_(documents),
-                Document.application_id == application.id,
-                Document.organisation_id == ctx.organisation_id,
+    found = (
+        set(
+            session.scalars(
+                select(Document.id).where(
+                    Document.id.in_(documents),
+                    Document.application_id == application.id,
+                    Document.organisation_id == ctx.organisation_id,
+                )
             )
         )
+        if documents
+        else set()
     )
     missing = [str(d) for d in documents if d not in found]
     if missing:

@@ -12,7 +12,7 @@ from uuid import UUID
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from services.status_worker.changes import load_for_change, target_status
+from services.status_worker.changes import load_for_change, schedule_document, target_status
 from services.status_worker.unit_of_work import CommandContext
 from shared.commands import PurgeApplication
 from shared.db.models import (
@@ -104,20 +104,7 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
     if storage_keys:
         # The files go after the commit, by document_worker: a rollback here must not
         # have removed them already.
-        session.add(
-            ScheduledJob(
-                id=new_id(),
-                organisation_id=ctx.organisation_id,
-                application_id=None,
-                command_id=ctx.command_id,
-                kind="document",
-                purpose=ERASE_FILES,
-                payload={"storage_keys": storage_keys},
-                due_at=ctx.now,
-                status="pending",
-                created_at=ctx.now,
-            )
-        )
+        schedule_document(session, ctx, None, ERASE_FILES, storage_keys=storage_keys)
 
     session.add(
         ApplicationEvent(
