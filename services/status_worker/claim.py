@@ -11,16 +11,18 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 from uuid import UUID
 
-from sqlalchemy import Row, Select, Table, bindparam, exists, inspect, select, true
+from sqlalchemy import Select, Table, bindparam, exists, inspect, select, true
 from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from shared.db.deferred_writes import update_at_commit
+from shared.db.driver_statements import run
 from shared.db.models import Application, CommandRecord
 from shared.errors import PermanentError
 from shared.messaging.inbox import INSERT_IF_ABSENT, first_delivery
 
-CommandRow: TypeAlias = Row[*tuple[Any, ...]]
+# An SQLAlchemy Row, or a named tuple from the driver path: read by attribute.
+CommandRow: TypeAlias = Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,7 @@ def claim(session: Session, consumer: str, command_id: UUID, organisation_id: UU
         "command": command_id,
         "org": organisation_id,
     }
-    row = _require(connection.execute(_CLAIM, params).first(), command_id)
+    row = _require(next(iter(run(connection, _CLAIM, params)), None), command_id)
     if not row.first_delivery:
         return None
     return Claim(row, _attach_application(session, row))
@@ -69,14 +71,13 @@ def _require(row: CommandRow | None, command_id: UUID) -> CommandRow:
 
 def _attach_application(session: Session, row: CommandRow) -> Application | None:
     """The locked application in ``row`` as a persistent, unmodified ORM object."""
-    values = row._mapping
-    if values[_APPLICATION_PREFIX + "id"] is None:
+    if getattr(row, _APPLICATION_PREFIX + "id") is None:
         return None
     # As the ORM's loader does: a new instance, its columns set without history (the
     # declarative constructor would record each as a change, at some cost).
     application: Application = _APPLICATION_MANAGER.new_instance()
     for key, label in _APPLICATION_LABELS:
-        set_committed_value(application, key, values[label])
+        set_committed_value(application, key, getattr(row, label))
     make_transient_to_detached(application)  # persistent once added, with its identity
     session.add(application)
     update_at_commit(session, application)  # with the deferred writes: no flush for it

@@ -44,6 +44,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.sql import visitors
 
+from shared.db.driver_statements import run
+
 Write: TypeAlias = Insert | Update | Delete
 
 _QUEUED: Final = "werving.deferred_writes"
@@ -57,10 +59,9 @@ def append(session: Session, model: type[DeclarativeBase], row: dict[str, Any]) 
     CTE would not get them.
     """
     table = cast(Table, model.__table__)
-    for column in table.columns:
-        default = column.default
-        if column.key not in row and isinstance(default, ColumnDefault):
-            row[column.key] = default.arg(None) if default.is_callable else default.arg
+    for key, default in _python_defaults(table):
+        if key not in row:
+            row[key] = default.arg(None) if default.is_callable else default.arg
     _queue(session).append((_insert_template(table, tuple(row)), row))
 
 
@@ -92,6 +93,15 @@ def _defer_tracked(session: Session, tracked: list[object]) -> None:
 def _queue(session: Session) -> list[tuple[Write, dict[str, Any]]]:
     queued: list[tuple[Write, dict[str, Any]]] = session.info.setdefault(_QUEUED, [])
     return queued
+
+
+@cache
+def _python_defaults(table: Table) -> tuple[tuple[str, ColumnDefault], ...]:
+    return tuple(
+        (column.key, column.default)
+        for column in table.columns
+        if isinstance(column.default, ColumnDefault)
+    )
 
 
 @cache
@@ -139,10 +149,10 @@ def _write_deferred(session: Session) -> None:
             for i, (_, values) in enumerate(queued)
             for key, value in values.items()
         }
-        connection.execute(statement, params)
+        run(connection, statement, params)
         return
     for template, values in queued:
-        connection.execute(template, values)
+        run(connection, template, values)
 
 
 @event.listens_for(Session, "after_soft_rollback")
