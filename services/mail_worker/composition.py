@@ -17,7 +17,8 @@ from services.mail_worker.attachments import attachments
 from services.mail_worker.calendar import interview_ics
 from services.mail_worker.credentials import issue_set_password_link, redacted_copy
 from services.mail_worker.jobs import Composed, Composer
-from services.mail_worker.messages import build_message
+from services.mail_worker.messages import build_message, sender_of
+from services.mail_worker.mime import Attachment
 from services.mail_worker.review_invitations import compose_review_invitation
 from shared.db.models import Applicant, Application, Interview, Offer, ScheduledJob
 from shared.documents.storage import DocumentStorage
@@ -85,33 +86,44 @@ def compose(session: Session, job: ScheduledJob, *, storage: DocumentStorage) ->
     reply_to = (
         command.get("reply_to") if job.purpose == "ad_hoc" or job.purpose in FORWARDS else None
     )
-    message, sender = build_message(organisation, rendered, to=to, cc=cc, reply_to=reply_to)
+    files: list[Attachment] = []
     if job.purpose == "interview_invitation":
         interview = owned(
             session, Interview, UUID(job.payload["interview_id"]), job.organisation_id
         )
-        message.add_attachment(
-            interview_ics(
-                uid=f"{interview.id}@{sender.rpartition('@')[2]}",
-                start=interview.starts_at,
-                duration_minutes=interview.duration_minutes,
-                summary=f"{vacancy.title} - {organisation.name}",
-                location=interview.location or interview.video_link or "",
-                description=rendered.text,
-                organizer_email=sender,
-                attendee_email=applicant.email,
-                organizer_name=organisation.name,
-                attendee_name=applicant.name,
-            ),
-            maintype="text",
-            subtype="calendar",
-            filename="invitation.ics",
-            params={"method": "REQUEST"},
+        organiser = sender_of(organisation)
+        files.append(
+            Attachment(
+                interview_ics(
+                    uid=f"{interview.id}@{organiser.rpartition('@')[2]}",
+                    start=interview.starts_at,
+                    duration_minutes=interview.duration_minutes,
+                    summary=f"{vacancy.title} - {organisation.name}",
+                    location=interview.location or interview.video_link or "",
+                    description=rendered.text,
+                    organizer_email=organiser,
+                    attendee_email=applicant.email,
+                    organizer_name=organisation.name,
+                    attendee_name=applicant.name,
+                ),
+                "text/calendar",
+                "invitation.ics",
+                {"method": "REQUEST"},
+            )
         )
-    for document, data in attachments(session, storage, job):
-        maintype, _, subtype = document.content_type.partition("/")
-        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=document.filename)
-    message["Content-Language"] = locale  # after the parts: set_content clears Content-*
+    files += [
+        Attachment(data, document.content_type, document.filename)
+        for document, data in attachments(session, storage, job)
+    ]
+    message, sender = build_message(
+        organisation,
+        rendered,
+        to=to,
+        cc=cc,
+        reply_to=reply_to,
+        language=locale,
+        attachments=files,
+    )
     # The link is sent, never kept: the stored copy has its token redacted.
     stored = None if link is None else redacted_copy(message, link.token)
     envelope = tuple(parseaddr(a)[1] for a in (*to, *cc, *bcc))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from typing import Final
 
 import structlog
@@ -122,7 +122,7 @@ def _account(session: Session, applicant: Applicant, now: datetime) -> Candidate
     return account
 
 
-def redacted_copy(message: EmailMessage, secret: str) -> EmailMessage:
+def redacted_copy(message: Message, secret: str) -> EmailMessage:
     """A copy of ``message`` with ``secret`` replaced by :data:`REDACTED` in every text part.
 
     Replaced in the decoded text and encoded again, so a quoted-printable soft line break

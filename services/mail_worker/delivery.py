@@ -9,12 +9,13 @@ are sent again, with the same Message-ID, so a duplicate can be recognised.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 from uuid import UUID
 
 import structlog
-from sqlalchemy import and_, select, update
+from sqlalchemy import Table, and_, bindparam, func, select, update
 
 from services.mail_worker.mailer import (
     OutcomeUnknown,
@@ -23,6 +24,7 @@ from services.mail_worker.mailer import (
     TemporaryFailure,
 )
 from shared.db.database import Database
+from shared.db.driver_statements import run
 from shared.db.models import OutboundEmail
 from shared.db.types import utcnow
 from shared.errors import TransientError
@@ -32,43 +34,57 @@ log = structlog.get_logger(__name__)
 AT_MOST_ONCE: Final = frozenset({"credentials", "offer", "contract", "panel_review_invitation"})
 
 
-def claim(db: Database, email_id: UUID, *, lease: timedelta) -> OutboundEmail | None:
-    """Take the email for sending, or None when it is done or another worker holds it.
+@dataclass(frozen=True, slots=True)
+class Sendable:
+    """A claimed email: what sending it needs."""
 
-    A ``sending`` email whose lease expired was claimed by a worker that died; an
-    at-most-once one is then ``unknown`` instead of claimable.
-    """
-    now = utcnow()
+    id: UUID
+    purpose: str
+    mime: bytes
+    recipients: list[str]
+
+
+def claim(db: Database, email_id: UUID, *, lease: timedelta) -> Sendable | None:
+    """Take the email for sending, or None when it is done or another worker holds it."""
     with db.transaction() as session:
         email = session.scalar(
             select(OutboundEmail).where(OutboundEmail.id == email_id).with_for_update()
         )
         if email is None:
             return None
-        expired = (
-            email.state == "sending" and email.lease_until is not None and email.lease_until < now
-        )
-        if expired and email.purpose in AT_MOST_ONCE:
-            _settle(email, "unknown", "the sender stopped during a send; not retried")
-            log.error("email.outcome_unknown", email_id=str(email.id), purpose=email.purpose)
-            return None
-        if email.state != "pending" and not expired:
-            return None
-        email.state = "sending"
-        email.attempts += 1
-        email.lease_until = now + lease
-        email.updated_at = now
-        session.flush()
-        session.expunge(email)
-        return email
+        return claim_locked(email, lease=lease)
 
 
-def send(db: Database, mailer: SmtpMailer, email: OutboundEmail, sender: str) -> None:
+def claim_locked(email: OutboundEmail, *, lease: timedelta) -> Sendable | None:
+    """Claim ``email``, a row the caller's transaction has locked; None when it is done or
+    another worker holds it. The caller commits before sending.
+
+    A ``sending`` email whose lease expired was claimed by a worker that died; an
+    at-most-once one is then ``unknown`` instead of claimable.
+    """
+    now = utcnow()
+    expired = email.state == "sending" and email.lease_until is not None and email.lease_until < now
+    if expired and email.purpose in AT_MOST_ONCE:
+        _settle(email, "unknown", "the sender stopped during a send; not retried")
+        log.error("email.outcome_unknown", email_id=str(email.id), purpose=email.purpose)
+        return None
+    if email.state != "pending" and not expired:
+        return None
+    email.state = "sending"
+    email.attempts += 1
+    email.lease_until = now + lease
+    email.updated_at = now
+    return Sendable(email.id, email.purpose, email.mime, _recipients(email))
+
+
+def _recipients(email: OutboundEmail) -> list[str]:
+    return list(email.envelope_recipients or [email.recipient])
+
+
+def send(db: Database, mailer: SmtpMailer, email: Sendable, sender: str) -> None:
     """Send a claimed email and record what happened. Raises TransientError to retry."""
     try:
-        reply = mailer.send(
-            email.mime, sender=sender, recipients=email.envelope_recipients or [email.recipient]
-        )
+        reply = mailer.send(email.mime, sender=sender, recipients=email.recipients)
     except TemporaryFailure as exc:
         _record(db, email.id, "pending", str(exc))
         raise TransientError(f"email {email.id}: {exc}") from None
@@ -88,10 +104,36 @@ def send(db: Database, mailer: SmtpMailer, email: OutboundEmail, sender: str) ->
 
 
 def _record(db: Database, email_id: UUID, state: str, reply: str) -> None:
-    with db.transaction() as session:
-        email = session.get(OutboundEmail, email_id, with_for_update=True)
-        assert email is not None
-        _settle(email, state, reply)
+    now = utcnow()
+    with db.connection() as connection:
+        run(
+            connection,
+            _SETTLE,
+            {
+                "email": email_id,
+                "state": state,
+                "reply": reply[:2000],
+                "now": now,
+                "sent_at": now if state == "sent" else None,
+            },
+        )
+
+
+_emails: Table = OutboundEmail.__table__  # type: ignore[assignment]
+# What _settle does to a loaded row, as one statement for a row nobody loaded.
+_SETTLE: Final = (
+    update(_emails)
+    .where(_emails.c.id == bindparam("email"))
+    .values(
+        state=bindparam("state"),
+        smtp_reply=bindparam("reply"),
+        lease_until=None,
+        updated_at=bindparam("now"),
+        sent_at=func.coalesce(
+            bindparam("sent_at", type_=_emails.c.sent_at.type), _emails.c.sent_at
+        ),
+    )
+)
 
 
 def _settle(email: OutboundEmail, state: str, reply: str) -> None:

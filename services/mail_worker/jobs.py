@@ -14,23 +14,23 @@ copy. It is never resent after an attempt (``delivery.AT_MOST_ONCE``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any
-from uuid import UUID
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.mail_worker.delivery import claim, send
+from services.mail_worker.delivery import Sendable, claim_locked, send
 from services.mail_worker.mailer import SmtpMailer
 from shared.commands import JobMessage
 from shared.db.database import Database
+from shared.db.deferred_writes import append
 from shared.db.models import OutboundEmail, ScheduledJob
 from shared.db.types import utcnow
-from shared.errors import PermanentError, TransientError
+from shared.errors import PermanentError
 from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
@@ -48,12 +48,12 @@ class Composed:
     secret (the same message with the secret redacted); None keeps ``message`` itself.
     """
 
-    message: EmailMessage
+    message: Message
     sender: str
     recipient: str
     # The envelope when it is more than ``recipient`` (Cc, Bcc, several To).
     envelope_recipients: tuple[str, ...] = ()
-    stored: EmailMessage | None = None
+    stored: Message | None = None
 
 
 Composer = Callable[[Session, ScheduledJob], Composed]
@@ -71,87 +71,86 @@ def deliver_mail_job(
         ids = JobMessage.model_validate(message)
     except ValueError as exc:
         raise PermanentError(f"malformed message: {exc}") from None
-    prepared = _prepare(db, compose, ids)
-    if prepared is None:
+    claimed = _claim_job_email(db, compose, ids, lease=lease)
+    if claimed is None:
         return
-    email_id, sender, live = prepared
-    email = claim(db, email_id, lease=lease)
-    if email is None:
-        log.info("email.already_handled", email_id=str(email_id))
-        return
-    if live is not None:
-        if email.message_id_header != str(live["Message-ID"]):
-            # Another delivery composed it again between our compose and our claim, which
-            # revoked our link: give the claim back and retry, composing afresh.
-            _unclaim(db, email.id)
-            raise TransientError(f"email {email.id} was composed again meanwhile")
-        # claim() hands back a detached row: this changes what send() reads, not the row.
-        email.mime = live.as_bytes()
+    email, sender = claimed
     send(db, mailer, email, sender)
 
 
-def _prepare(
-    db: Database, compose: Composer, ids: JobMessage
-) -> tuple[UUID, str, EmailMessage | None] | None:
-    """The job's email (id, sender, and the live message when it holds a secret),
-    composed on the first delivery; None when the job was cancelled."""
+def _claim_job_email(
+    db: Database, compose: Composer, ids: JobMessage, *, lease: timedelta
+) -> tuple[Sendable, str] | None:
+    """The job's email, claimed for sending (composed first when this is the first
+    delivery), and its sender; None when the job was cancelled or the email is done or
+    another worker holds it.
+
+    One transaction, holding the job's row lock throughout: a duplicate delivery waits,
+    then finds the email claimed.
+    """
     with db.transaction() as session:
-        job = session.scalar(
-            select(ScheduledJob)
+        row = session.execute(
+            select(ScheduledJob, OutboundEmail.id)
+            .outerjoin(OutboundEmail, OutboundEmail.job_id == ScheduledJob.id)
             .where(
                 ScheduledJob.id == ids.job_id, ScheduledJob.organisation_id == ids.organisation_id
             )
-            .with_for_update()
-        )
-        if job is None:
+            .with_for_update(of=ScheduledJob)
+        ).first()
+        if row is None:
             raise PermanentError(f"mail job {ids.job_id} not found for its organisation")
+        job, email_id = row
         if job.status == "cancelled":
             log.info("email.cancelled_before_sending", job_id=str(job.id), purpose=job.purpose)
             return None
-        existing = session.scalar(select(OutboundEmail).where(OutboundEmail.job_id == job.id))
-        if existing is not None and not (
-            existing.purpose in LIVE_ONLY and existing.state == "pending"
-        ):
-            return existing.id, existing.sender, None
+        existing = None
+        if email_id is not None:
+            existing = session.get(OutboundEmail, email_id, with_for_update=True)
+            assert existing is not None
+            if not (existing.purpose in LIVE_ONLY and existing.state == "pending"):
+                claimed = claim_locked(existing, lease=lease)
+                if claimed is None:
+                    log.info("email.already_handled", email_id=str(existing.id))
+                    return None
+                return claimed, existing.sender
         composed = compose(session, job)
-        kept = composed.stored or composed.message
-        live = None if composed.stored is None else composed.message
+        kept = (composed.stored or composed.message).as_bytes()
+        recipients = list(composed.envelope_recipients or (composed.recipient,))
+        values: dict[str, Any] = {
+            "sender": composed.sender,
+            "recipient": composed.recipient,
+            "envelope_recipients": recipients,
+            "message_id_header": str(composed.message["Message-ID"]),
+            "mime": kept,
+        }
+        # The live message when the kept copy is redacted: sent from memory, never stored.
+        live = kept if composed.stored is None else composed.message.as_bytes()
         if existing is not None:  # composed before, never sent, its live message lost
-            existing.sender = composed.sender
-            existing.recipient = composed.recipient
-            existing.envelope_recipients = list(
-                composed.envelope_recipients or (composed.recipient,)
-            )
-            existing.message_id_header = str(composed.message["Message-ID"])
-            existing.mime = kept.as_bytes()
-            existing.updated_at = utcnow()
+            for key, value in values.items():
+                setattr(existing, key, value)
             log.info("email.composed_again", email_id=str(existing.id), purpose=job.purpose)
-            return existing.id, composed.sender, live
-        email = OutboundEmail(
-            id=new_id(),
-            organisation_id=job.organisation_id,
-            application_id=job.application_id,
-            job_id=job.id,
-            command_id=job.command_id,
-            purpose=job.purpose,
-            sender=composed.sender,
-            recipient=composed.recipient,
-            envelope_recipients=list(composed.envelope_recipients or (composed.recipient,)),
-            message_id_header=str(composed.message["Message-ID"]),
-            mime=kept.as_bytes(),
-            state="pending",
-            created_at=utcnow(),
-            updated_at=utcnow(),
+            claimed = claim_locked(existing, lease=lease)
+            assert claimed is not None  # it was pending
+            return replace(claimed, mime=live), composed.sender
+        now = utcnow()
+        email_id = new_id()
+        append(
+            session,
+            OutboundEmail,
+            values
+            | {
+                "id": email_id,
+                "organisation_id": job.organisation_id,
+                "application_id": job.application_id,
+                "job_id": job.id,
+                "command_id": job.command_id,
+                "purpose": job.purpose,
+                # New, and this transaction holds its job: claimed as it is written.
+                "state": "sending",
+                "attempts": 1,
+                "lease_until": now + lease,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
-        session.add(email)
-        return email.id, composed.sender, live
-
-
-def _unclaim(db: Database, email_id: UUID) -> None:
-    """Put an email this delivery claimed but did not send back to ``pending``."""
-    with db.transaction() as session:
-        session.execute(
-            update(OutboundEmail)
-            .where(OutboundEmail.id == email_id, OutboundEmail.state == "sending")
-            .values(state="pending", lease_until=None, updated_at=utcnow())
-        )
+        return Sendable(email_id, job.purpose, live, recipients), composed.sender

@@ -3,11 +3,13 @@ headers fixed before the first attempt."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import format_datetime as rfc2822_date
 from email.utils import formataddr, make_msgid
 
+from services.mail_worker.mime import Attachment, multipart_message
 from shared.db.models import Organisation
 from shared.emails.rendering import RenderedEmail
 from shared.settings import get_settings
@@ -18,23 +20,36 @@ def build_message(
     rendered: RenderedEmail,
     *,
     to: list[str],
+    language: str,
     cc: list[str] | None = None,
     reply_to: str | None = None,
-) -> tuple[EmailMessage, str]:
+    attachments: Sequence[Attachment] = (),
+) -> tuple[Message, str]:
     """The message from the organisation's sender, with its headers fixed; and the sender."""
-    sender = organisation.sender_email or get_settings().default_sender
-    message = EmailMessage()
-    message["From"] = formataddr((organisation.sender_name or organisation.name, sender))
-    message["To"] = ", ".join(to)
+    sender = sender_of(organisation)
+    domain = sender.rpartition("@")[2]
+    headers = [
+        ("From", formataddr((organisation.sender_name or organisation.name, sender))),
+        ("To", ", ".join(to)),
+    ]
     if cc:
-        message["Cc"] = ", ".join(cc)  # Bcc goes in the envelope only
+        headers.append(("Cc", ", ".join(cc)))  # Bcc goes in the envelope only
     if reply_to:
-        message["Reply-To"] = reply_to  # the sender stays the organisation's
-    message["Subject"] = rendered.subject
-    message["Date"] = rfc2822_date(datetime.now(UTC))
-    # Fixed before the first attempt; the sender's domain, never this host's name.
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+        headers.append(("Reply-To", reply_to))  # the sender stays the organisation's
+    headers += [
+        ("Subject", rendered.subject),
+        ("Date", rfc2822_date(datetime.now(UTC))),
+        # Fixed before the first attempt; the sender's domain, never this host's name.
+        ("Message-ID", make_msgid(domain=domain.encode("idna").decode("ascii"))),
+        ("Auto-Submitted", "auto-generated"),
+        ("Content-Language", language),
+    ]
+    message = multipart_message(
+        headers, text=rendered.text, html=rendered.html, attachments=attachments
+    )
     return message, sender
+
+
+def sender_of(organisation: Organisation) -> str:
+    """The envelope sender and From address: the organisation's verified sender."""
+    return organisation.sender_email or get_settings().default_sender

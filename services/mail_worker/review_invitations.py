@@ -86,8 +86,7 @@ def compose_review_invitation(session: Session, job: ScheduledJob) -> Composed:
         )
     except TemplatePartProblem as problem:
         raise PermanentError(f"template_error: {PURPOSE}/{locale}: {problem}") from None
-    message, sender = build_message(organisation, rendered, to=[reviewer.email])
-    message["Content-Language"] = locale
+    message, sender = build_message(organisation, rendered, to=[reviewer.email], language=locale)
     return Composed(
         message=message,
         sender=sender,

@@ -74,7 +74,7 @@ def compile_for_driver(statement: Statement, dialect: Dialect) -> DriverStatemen
         sql_name = compiled.escaped_bind_names.get(name, name)
         if bind.key in makers:
             by_sql_name[sql_name] = Parameter(bind.key, processor, makers[bind.key])
-        elif bind.callable is not None or bind.value is not None:
+        elif not bind.required:  # a literal value (or a callable giving one)
             value = bind.effective_value
             by_sql_name[sql_name] = Parameter(None, processor, value=_apply(processor, value))
         else:

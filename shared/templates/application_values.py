@@ -4,10 +4,10 @@ which organisation, in which language. Shared by the emails and the documents.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Final, TypeVar, cast
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from shared.db.models import (
@@ -48,16 +48,40 @@ class JobSubject:
 
 def job_subject(session: Session, job: ScheduledJob) -> JobSubject:
     """The application, applicant, vacancy and organisation of ``job``, all of its
-    organisation; a job that names anything else fails for good."""
+    organisation (one query); a job that names anything else fails for good."""
     if job.application_id is None:
         raise PermanentError(f"{job.kind} job {job.id} names no application")
-    application = owned(session, Application, job.application_id, job.organisation_id)
-    applicant = owned(session, Applicant, application.applicant_id, job.organisation_id)
-    vacancy = owned(session, Vacancy, application.vacancy_id, job.organisation_id)
-    organisation = session.get(Organisation, job.organisation_id)
-    assert organisation is not None  # the job's organisation_id is a foreign key
+    row = session.execute(
+        _SUBJECT, {"application": job.application_id, "organisation": job.organisation_id}
+    ).first()
+    if row is None:
+        raise PermanentError(
+            f"application {job.application_id}, its applicant or its vacancy"
+            " not found for the job's organisation"
+        )
+    application, applicant, vacancy, organisation = row
     locale = cast(Locale, applicant.locale or organisation.default_locale)
     return JobSubject(application, applicant, vacancy, organisation, locale)
+
+
+_SUBJECT: Final = (
+    select(Application, Applicant, Vacancy, Organisation)
+    .join(
+        Applicant,
+        (Applicant.id == Application.applicant_id)
+        & (Applicant.organisation_id == Application.organisation_id),
+    )
+    .join(
+        Vacancy,
+        (Vacancy.id == Application.vacancy_id)
+        & (Vacancy.organisation_id == Application.organisation_id),
+    )
+    .join(Organisation, Organisation.id == Application.organisation_id)
+    .where(
+        Application.id == bindparam("application"),
+        Application.organisation_id == bindparam("organisation"),
+    )
+)
 
 
 def recruiter(session: Session, job: ScheduledJob) -> str | None:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from services.mail_worker import jobs
-from services.mail_worker.delivery import claim as real_claim
+from services.mail_worker.delivery import send
 from services.mail_worker.jobs import deliver_mail_job
 from services.mail_worker.mailer import SmtpMailer
 from shared.commands import JobMessage
@@ -196,28 +196,29 @@ def test_a_redelivery_after_a_refused_send_mints_a_new_link_instead_of_the_redac
     assert (email.state, email.message_id_header) == ("sent", _parsed(received)["Message-ID"])
 
 
-def test_a_delivery_whose_email_was_composed_again_meanwhile_never_sends_its_stale_link(
-    db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+def test_a_duplicate_delivery_while_the_first_holds_the_email_sends_nothing(
+    db: Database, tenant: Tenant
 ) -> None:
-    # Given a delivery that composed the email, and a duplicate delivery that composed it
-    # again (revoking the first link) before the first could claim it
+    # Given a delivery that composed the email and claimed it, its live link in memory
     task = _send_credentials(db, tenant, _an_application(db, tenant))
+    claimed = jobs._claim_job_email(db, compose, JobMessage.model_validate(task), lease=LEASE)
+    assert claimed is not None
+    email, sender = claimed
 
-    def claim_after_a_duplicate(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(jobs, "claim", real_claim)
-        jobs._prepare(db, compose, JobMessage.model_validate(task))
-        return real_claim(*args, **kwargs)
+    # When a duplicate of the message is delivered meanwhile
+    assert _deliver(db, task) == []
 
-    monkeypatch.setattr(jobs, "claim", claim_after_a_duplicate)
-
-    # When the first delivery goes on, it sends nothing and asks for a retry
-    with pytest.raises(TransientError):
-        assert _deliver(db, task) == []
-    # Then the retry sends one email, with the one live link
-    [received] = _deliver(db, task)
+    # Then the first delivery sends the one email, with the one live link
+    with smtp_sink() as (sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        send(db, mailer, email, sender)
+        mailer.close()
+    [received] = sink.received
     token = _token_in(received)
     with db.transaction() as session:
         live = session.scalars(
             select(SetPasswordToken.token_hash).where(SetPasswordToken.revoked_at.is_(None))
         ).all()
+        stored = session.scalars(select(OutboundEmail)).one()
     assert live == [hashlib.sha256(token.encode()).hexdigest()]
+    assert (stored.state, stored.attempts) == ("sent", 1)
