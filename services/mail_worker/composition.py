@@ -30,7 +30,7 @@ from shared.emails.formatting import (
     format_salary,
 )
 from shared.emails.locales import Locale
-from shared.emails.overrides import find_override, template_set
+from shared.emails.overrides import override_to_send
 from shared.emails.purposes import PURPOSES, Purpose
 from shared.emails.rendering import RenderedEmail, render_email
 from shared.emails.template_set import TemplatePartProblem
@@ -145,13 +145,17 @@ def _render(
 ) -> RenderedEmail:
     """The organisation's own template for the purpose and locale when it has one, else the
     built-in. A template that cannot render fails the job for good: a retry cannot fix it."""
-    row = find_override(session, job.organisation_id, purpose, locale)
+    override = override_to_send(session, job.organisation_id, purpose, locale)
     try:
         return render_email(
-            purpose, locale, context, override=None if row is None else template_set(row)
+            purpose, locale, context, override=None if override is None else override.templates
         )
     except TemplatePartProblem as problem:
-        which = "built-in template" if row is None else f"organisation template v{row.version}"
+        which = (
+            "built-in template"
+            if override is None
+            else f"organisation template v{override.version}"
+        )
         raise PermanentError(f"template_error: {purpose}/{locale} {which}: {problem}") from None
 
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.message import Message
-from typing import Any
+from typing import Any, Final
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from services.mail_worker.delivery import Sendable, claim_locked, send
@@ -28,6 +28,8 @@ from services.mail_worker.mailer import SmtpMailer
 from shared.commands import JobMessage
 from shared.db.database import Database
 from shared.db.deferred_writes import append
+from shared.db.driver_statements import run
+from shared.db.loaded_rows import attach, columns
 from shared.db.models import OutboundEmail, ScheduledJob
 from shared.db.types import utcnow
 from shared.errors import PermanentError
@@ -89,17 +91,12 @@ def _claim_job_email(
     then finds the email claimed.
     """
     with db.transaction() as session:
-        row = session.execute(
-            select(ScheduledJob, OutboundEmail.id)
-            .outerjoin(OutboundEmail, OutboundEmail.job_id == ScheduledJob.id)
-            .where(
-                ScheduledJob.id == ids.job_id, ScheduledJob.organisation_id == ids.organisation_id
-            )
-            .with_for_update(of=ScheduledJob)
-        ).first()
-        if row is None:
+        params = {"job": ids.job_id, "organisation": ids.organisation_id}
+        rows = run(session.connection(), _JOB_AND_EMAIL, params)
+        job = attach(session, ScheduledJob, rows[0], "job__") if rows else None
+        if job is None:
             raise PermanentError(f"mail job {ids.job_id} not found for its organisation")
-        job, email_id = row
+        email_id = rows[0].email_id
         if job.status == "cancelled":
             log.info("email.cancelled_before_sending", job_id=str(job.id), purpose=job.purpose)
             return None
@@ -154,3 +151,14 @@ def _claim_job_email(
             },
         )
         return Sendable(email_id, job.purpose, live, recipients), composed.sender
+
+
+_jobs: Table = ScheduledJob.__table__  # type: ignore[assignment]
+_emails: Table = OutboundEmail.__table__  # type: ignore[assignment]
+# The job, locked, and the id of its email when it has one.
+_JOB_AND_EMAIL: Final = (
+    select(*columns(ScheduledJob, "job__"), _emails.c.id.label("email_id"))
+    .select_from(_jobs.outerjoin(_emails, _emails.c.job_id == _jobs.c.id))
+    .where(_jobs.c.id == bindparam("job"), _jobs.c.organisation_id == bindparam("organisation"))
+    .with_for_update(of=_jobs)
+)

@@ -28,7 +28,7 @@ from shared.db.models import (
 from shared.db.types import utcnow
 from shared.emails.formatting import format_date
 from shared.emails.locales import Locale
-from shared.emails.overrides import find_override, template_set
+from shared.emails.overrides import override_to_send
 from shared.emails.rendering import render_email
 from shared.emails.template_set import TemplatePartProblem
 from shared.errors import PermanentError
@@ -79,10 +79,10 @@ def compose_review_invitation(session: Session, job: ScheduledJob) -> Composed:
         "due_date": format_date(review.due_at, locale) if review.due_at else "",
         "message": review.message or "",
     }
-    override = find_override(session, job.organisation_id, PURPOSE, locale)
+    override = override_to_send(session, job.organisation_id, PURPOSE, locale)
     try:
         rendered = render_email(
-            PURPOSE, locale, context, override=None if override is None else template_set(override)
+            PURPOSE, locale, context, override=None if override is None else override.templates
         )
     except TemplatePartProblem as problem:
         raise PermanentError(f"template_error: {PURPOSE}/{locale}: {problem}") from None

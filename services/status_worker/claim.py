@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 from uuid import UUID
 
-from sqlalchemy import Select, Table, bindparam, exists, inspect, select, true
-from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import Select, Table, bindparam, exists, select, true
+from sqlalchemy.orm import Session
 
 from shared.db.deferred_writes import update_at_commit
 from shared.db.driver_statements import run
+from shared.db.loaded_rows import attach
 from shared.db.models import Application, CommandRecord
 from shared.errors import PermanentError
 from shared.messaging.inbox import INSERT_IF_ABSENT, first_delivery
@@ -71,16 +71,9 @@ def _require(row: CommandRow | None, command_id: UUID) -> CommandRow:
 
 def _attach_application(session: Session, row: CommandRow) -> Application | None:
     """The locked application in ``row`` as a persistent, unmodified ORM object."""
-    if getattr(row, _APPLICATION_PREFIX + "id") is None:
-        return None
-    # As the ORM's loader does: a new instance, its columns set without history (the
-    # declarative constructor would record each as a change, at some cost).
-    application: Application = _APPLICATION_MANAGER.new_instance()
-    for key, label in _APPLICATION_LABELS:
-        set_committed_value(application, key, getattr(row, label))
-    make_transient_to_detached(application)  # persistent once added, with its identity
-    session.add(application)
-    update_at_commit(session, application)  # with the deferred writes: no flush for it
+    application = attach(session, Application, row, _APPLICATION_PREFIX)
+    if application is not None:
+        update_at_commit(session, application)  # with the deferred writes: no flush for it
     return application
 
 
@@ -101,10 +94,7 @@ _THIS_COMMAND: Final = (
 )
 _LOCK_COMMAND: Final = select(*_COMMAND_COLUMNS).where(*_THIS_COMMAND).with_for_update()
 
-configure_mappers()  # set_committed_value needs the attributes' implementations
-_APPLICATION_MANAGER: Final = inspect(Application).class_manager
 _APPLICATION_PREFIX: Final = "application__"
-_APPLICATION_LABELS: Final = tuple((c.key, _APPLICATION_PREFIX + c.key) for c in _applications.c)
 
 
 def _claim_statement() -> Select[Any]:

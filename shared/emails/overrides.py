@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Final
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from shared.db.driver_statements import run
 from shared.db.models import EmailTemplate
 from shared.emails.locales import Locale
 from shared.emails.purposes import Purpose
@@ -28,6 +31,35 @@ def find_override(
         EmailTemplate.locale == locale,
     )
     return session.scalar(query.with_for_update() if for_update else query)
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    templates: TemplateSet
+    version: int
+
+
+def override_to_send(
+    session: Session, organisation_id: UUID, purpose: Purpose, locale: Locale
+) -> Override | None:
+    """The organisation's template for an email about to be sent (read on the driver
+    path: no ORM object); None for the built-in."""
+    params = {"organisation": organisation_id, "purpose": purpose, "locale": locale}
+    rows = run(session.connection(), _OVERRIDE, params)
+    if not rows:
+        return None
+    row = rows[0]
+    return Override(TemplateSet(subject=row.subject, text=row.text, html=row.html), row.version)
+
+
+_templates: Table = EmailTemplate.__table__  # type: ignore[assignment]
+_OVERRIDE: Final = select(
+    _templates.c.subject, _templates.c.text, _templates.c.html, _templates.c.version
+).where(
+    _templates.c.organisation_id == bindparam("organisation"),
+    _templates.c.purpose == bindparam("purpose"),
+    _templates.c.locale == bindparam("locale"),
+)
 
 
 def template_set(row: EmailTemplate) -> TemplateSet:

@@ -10,6 +10,8 @@ from uuid import UUID
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from shared.db.driver_statements import run
+from shared.db.loaded_rows import attach, columns
 from shared.db.models import (
     Applicant,
     Application,
@@ -51,21 +53,30 @@ def job_subject(session: Session, job: ScheduledJob) -> JobSubject:
     organisation (one query); a job that names anything else fails for good."""
     if job.application_id is None:
         raise PermanentError(f"{job.kind} job {job.id} names no application")
-    row = session.execute(
-        _SUBJECT, {"application": job.application_id, "organisation": job.organisation_id}
-    ).first()
-    if row is None:
+    params = {"application": job.application_id, "organisation": job.organisation_id}
+    rows = run(session.connection(), _SUBJECT, params)
+    if not rows:
         raise PermanentError(
             f"application {job.application_id}, its applicant or its vacancy"
             " not found for the job's organisation"
         )
-    application, applicant, vacancy, organisation = row
+    row = rows[0]
+    application = attach(session, Application, row, "application__")
+    applicant = attach(session, Applicant, row, "applicant__")
+    vacancy = attach(session, Vacancy, row, "vacancy__")
+    organisation = attach(session, Organisation, row, "organisation__")
+    assert application and applicant and vacancy and organisation  # inner joins
     locale = cast(Locale, applicant.locale or organisation.default_locale)
     return JobSubject(application, applicant, vacancy, organisation, locale)
 
 
 _SUBJECT: Final = (
-    select(Application, Applicant, Vacancy, Organisation)
+    select(
+        *columns(Application, "application__"),
+        *columns(Applicant, "applicant__"),
+        *columns(Vacancy, "vacancy__"),
+        *columns(Organisation, "organisation__"),
+    )
     .join(
         Applicant,
         (Applicant.id == Application.applicant_id)

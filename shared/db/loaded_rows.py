@@ -1,0 +1,56 @@
+"""ORM objects from rows read on the driver path (``shared.db.driver_statements``).
+
+A statement that locks or joins several tables in one round trip returns plain rows;
+``columns`` labels a model's columns in such a statement, and ``attach`` turns the
+labelled values back into a persistent, unmodified instance in the session, as the ORM's
+own loader would: a new instance, its columns set without history (the declarative
+constructor would record each as a change, at some cost), then its identity.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Label, Table, inspect
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+M = TypeVar("M")
+
+
+def columns(model: type[Any], prefix: str) -> tuple[Label[Any], ...]:
+    """Every column of ``model``'s table, labelled ``prefix`` + its attribute key."""
+    table = cast(Table, model.__table__)
+    return tuple(column.label(prefix + column.key) for column in table.columns)
+
+
+def attach(session: Session, model: type[M], row: Any, prefix: str) -> M | None:
+    """The ``model`` instance whose columns ``row`` holds under ``prefix`` (see
+    ``columns``), persistent in ``session``; None when its primary key is NULL (an outer
+    join found none). An instance the session already holds is returned as it is."""
+    mapped: Any = model
+    keys = _keys(mapped)
+    primary_key = tuple(getattr(row, prefix + key) for key in _primary_key(mapped))
+    if None in primary_key:
+        return None
+    held = session.identity_map.get(inspect(model).identity_key_from_primary_key(primary_key))
+    if held is not None:
+        return cast(M, held)
+    instance = cast(M, inspect(model).class_manager.new_instance())
+    for key in keys:
+        set_committed_value(instance, key, getattr(row, prefix + key))
+    make_transient_to_detached(instance)  # persistent once added, with its identity
+    session.add(instance)
+    return instance
+
+
+@cache
+def _keys(model: Any) -> tuple[str, ...]:
+    configure_mappers()  # set_committed_value needs the attributes' implementations
+    return tuple(column.key for column in cast(Table, model.__table__).columns)
+
+
+@cache
+def _primary_key(model: Any) -> tuple[str, ...]:
+    return tuple(column.key for column in cast(Table, model.__table__).primary_key)
