@@ -115,7 +115,7 @@ def compose(session: Session, job: ScheduledJob, *, storage: DocumentStorage) ->
         Attachment(data, document.content_type, document.filename)
         for document, data in attachments(session, storage, job)
     ]
-    message, sender = build_message(
+    message = build_message(
         organisation,
         rendered,
         to=to,
@@ -125,11 +125,10 @@ def compose(session: Session, job: ScheduledJob, *, storage: DocumentStorage) ->
         attachments=files,
     )
     # The link is sent, never kept: the stored copy has its token redacted.
-    stored = None if link is None else redacted_copy(message, link.token)
+    stored = None if link is None else redacted_copy(message.mime, link.token)
     envelope = tuple(parseaddr(a)[1] for a in (*to, *cc, *bcc))
     return Composed(
         message=message,
-        sender=sender,
         recipient=envelope[0],
         envelope_recipients=envelope,
         stored=stored,

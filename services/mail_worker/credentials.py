@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from typing import Final
 
 import structlog
@@ -122,13 +122,13 @@ def _account(session: Session, applicant: Applicant, now: datetime) -> Candidate
     return account
 
 
-def redacted_copy(message: Message, secret: str) -> EmailMessage:
+def redacted_copy(message: bytes, secret: str) -> bytes:
     """A copy of ``message`` with ``secret`` replaced by :data:`REDACTED` in every text part.
 
     Replaced in the decoded text and encoded again, so a quoted-printable soft line break
     inside the token cannot hide it from the replacement. Headers (Message-ID, Date) stay.
     """
-    copy = message_from_bytes(message.as_bytes(), _class=EmailMessage, policy=policy.default)
+    copy = message_from_bytes(message, _class=EmailMessage, policy=policy.default)
     assert isinstance(copy, EmailMessage)
     for part in copy.walk():
         if part.is_multipart() or part.get_content_maintype() != "text":
@@ -139,4 +139,4 @@ def redacted_copy(message: Message, secret: str) -> EmailMessage:
             part.set_content(content.replace(secret, REDACTED), subtype=part.get_content_subtype())
     if any(secret in str(value) for value in copy.values()):
         raise ValueError("the secret is in a header; refusing to keep this email")
-    return copy
+    return copy.as_bytes()

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from email.message import Message
 from typing import Any, Final
 
 import structlog
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from services.mail_worker.delivery import Sendable, claim_locked, send
 from services.mail_worker.mailer import SmtpMailer
+from services.mail_worker.messages import OutgoingMessage
 from shared.commands import JobMessage
 from shared.db.database import Database
 from shared.db.deferred_writes import append
@@ -44,18 +44,22 @@ LIVE_ONLY = frozenset({"credentials", "panel_review_invitation"})
 
 @dataclass(frozen=True, slots=True)
 class Composed:
-    """A ready message: headers fixed (Message-ID included), parts and attachments.
+    """A ready message: its MIME bytes, headers fixed (Message-ID included), parts and
+    attachments.
 
     ``stored`` is the copy to keep in ``outbound_emails.mime`` when the message holds a
     secret (the same message with the secret redacted); None keeps ``message`` itself.
     """
 
-    message: Message
-    sender: str
+    message: OutgoingMessage
     recipient: str
     # The envelope when it is more than ``recipient`` (Cc, Bcc, several To).
     envelope_recipients: tuple[str, ...] = ()
-    stored: Message | None = None
+    stored: bytes | None = None
+
+    @property
+    def sender(self) -> str:
+        return self.message.sender
 
 
 Composer = Callable[[Session, ScheduledJob], Composed]
@@ -111,17 +115,17 @@ def _claim_job_email(
                     return None
                 return claimed, existing.sender
         composed = compose(session, job)
-        kept = (composed.stored or composed.message).as_bytes()
+        kept = composed.stored or composed.message.mime
         recipients = list(composed.envelope_recipients or (composed.recipient,))
         values: dict[str, Any] = {
             "sender": composed.sender,
             "recipient": composed.recipient,
             "envelope_recipients": recipients,
-            "message_id_header": str(composed.message["Message-ID"]),
+            "message_id_header": composed.message.message_id,
             "mime": kept,
         }
         # The live message when the kept copy is redacted: sent from memory, never stored.
-        live = kept if composed.stored is None else composed.message.as_bytes()
+        live = composed.message.mime
         if existing is not None:  # composed before, never sent, its live message lost
             for key, value in values.items():
                 setattr(existing, key, value)

@@ -4,8 +4,8 @@ headers fixed before the first attempt."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import Message
 from email.utils import format_datetime as rfc2822_date
 from email.utils import formataddr, make_msgid
 
@@ -13,6 +13,13 @@ from services.mail_worker.mime import Attachment, multipart_message
 from shared.db.models import Organisation
 from shared.emails.rendering import RenderedEmail
 from shared.settings import get_settings
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    mime: bytes
+    message_id: str
+    sender: str  # the envelope sender, also in From
 
 
 def build_message(
@@ -24,8 +31,8 @@ def build_message(
     cc: list[str] | None = None,
     reply_to: str | None = None,
     attachments: Sequence[Attachment] = (),
-) -> tuple[Message, str]:
-    """The message from the organisation's sender, with its headers fixed; and the sender."""
+) -> OutgoingMessage:
+    """The message from the organisation's sender, with its headers fixed."""
     sender = sender_of(organisation)
     domain = sender.rpartition("@")[2]
     headers = [
@@ -36,18 +43,19 @@ def build_message(
         headers.append(("Cc", ", ".join(cc)))  # Bcc goes in the envelope only
     if reply_to:
         headers.append(("Reply-To", reply_to))  # the sender stays the organisation's
+    # Fixed before the first attempt; the sender's domain, never this host's name.
+    message_id = make_msgid(domain=domain.encode("idna").decode("ascii"))
     headers += [
         ("Subject", rendered.subject),
         ("Date", rfc2822_date(datetime.now(UTC))),
-        # Fixed before the first attempt; the sender's domain, never this host's name.
-        ("Message-ID", make_msgid(domain=domain.encode("idna").decode("ascii"))),
+        ("Message-ID", message_id),
         ("Auto-Submitted", "auto-generated"),
         ("Content-Language", language),
     ]
-    message = multipart_message(
+    mime = multipart_message(
         headers, text=rendered.text, html=rendered.html, attachments=attachments
     )
-    return message, sender
+    return OutgoingMessage(mime, message_id, sender)
 
 
 def sender_of(organisation: Organisation) -> str:

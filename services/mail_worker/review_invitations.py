@@ -86,10 +86,7 @@ def compose_review_invitation(session: Session, job: ScheduledJob) -> Composed:
         )
     except TemplatePartProblem as problem:
         raise PermanentError(f"template_error: {PURPOSE}/{locale}: {problem}") from None
-    message, sender = build_message(organisation, rendered, to=[reviewer.email], language=locale)
+    message = build_message(organisation, rendered, to=[reviewer.email], language=locale)
     return Composed(
-        message=message,
-        sender=sender,
-        recipient=reviewer.email,
-        stored=redacted_copy(message, token),
+        message=message, recipient=reviewer.email, stored=redacted_copy(message.mime, token)
     )

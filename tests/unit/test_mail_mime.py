@@ -26,7 +26,7 @@ def _parsed(raw: bytes) -> EmailMessage:
 
 
 def test_headers_and_both_parts_read_back_as_written_and_the_bytes_are_seven_bit() -> None:
-    raw = multipart_message(HEADERS, text=TEXT, html=HTML).as_bytes()
+    raw = multipart_message(HEADERS, text=TEXT, html=HTML)
 
     assert raw.isascii()
     assert max(len(line) for line in raw.splitlines()) <= 78
@@ -45,7 +45,7 @@ def test_headers_and_both_parts_read_back_as_written_and_the_bytes_are_seven_bit
 
 
 def test_a_plain_ascii_part_goes_as_it_is_and_a_long_or_accented_one_quoted_printable() -> None:
-    raw = multipart_message(HEADERS, text="Hello,\nthanks.\n", html=HTML).as_bytes()
+    raw = multipart_message(HEADERS, text="Hello,\nthanks.\n", html=HTML)
 
     plain, html = _parsed(raw).iter_parts()
     assert plain["Content-Transfer-Encoding"] == "7bit"
@@ -64,7 +64,7 @@ def test_attachments_follow_the_alternative_in_a_mixed_message_with_their_names(
             Attachment(pdf, "application/pdf", "arbeidsovereenkomst-Jörg.pdf"),
             Attachment(ics, "text/calendar", "invitation.ics", {"method": "REQUEST"}),
         ],
-    ).as_bytes()
+    )
 
     message = _parsed(raw)
     assert message.get_content_type() == "multipart/mixed"
