@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import tempfile
+import uuid
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from services.mail_worker.composition import composer
 from services.mail_worker.jobs import deliver_mail_job
 from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
-from shared.db.models import OutboxMessage
+from shared.db.models import OutboundEmail, OutboxMessage
 from shared.documents.storage import DocumentStorage, LocalDirectoryStorage
 from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
@@ -57,3 +59,25 @@ def parsed(raw: bytes) -> EmailMessage:
     message = message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
     assert isinstance(message, EmailMessage)
     return message
+
+
+def stored_email(db: Database, organisation_id: uuid.UUID, purpose: str = "receipt") -> uuid.UUID:
+    """A composed email waiting to be sent (``pending``), as the mail worker stores one."""
+    message = EmailMessage()
+    message["From"] = "hr@acme.example"
+    message["To"] = "ann@example.org"
+    message["Subject"] = "Your application"
+    message["Message-ID"] = make_msgid(domain="acme.example")
+    message.set_content("We received your application.")
+    with db.transaction() as session:
+        email = OutboundEmail(
+            organisation_id=organisation_id,
+            purpose=purpose,
+            sender="hr@acme.example",
+            recipient="ann@example.org",
+            message_id_header=message["Message-ID"],
+            mime=message.as_bytes(),
+        )
+        session.add(email)
+        session.flush()
+        return email.id

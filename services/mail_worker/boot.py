@@ -20,7 +20,9 @@ from shared.messaging.routes import MAIL_QUEUE
 from shared.settings import get_settings
 
 settings = get_settings()
-db = Database(settings.database_url, pool_size=8)
+# No pre-ping round trip per checkout: a lost connection fails its transaction, and
+# recording an outcome tries once more (delivery._record).
+db = Database(settings.database_url, pool_size=8, pre_ping=False)
 mailer = SmtpMailer(settings)
 storage = storage_from_settings(settings)
 lease = timedelta(seconds=settings.mail_lease_s)

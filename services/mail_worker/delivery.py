@@ -16,6 +16,7 @@ from uuid import UUID
 
 import structlog
 from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from services.mail_worker.mailer import (
     OutcomeUnknown,
@@ -104,19 +105,26 @@ def send(db: Database, mailer: SmtpMailer, email: Sendable, sender: str) -> None
 
 
 def _record(db: Database, email_id: UUID, state: str, reply: str) -> None:
+    """Write the outcome of an attempt. A connection found lost is replaced and the write
+    tried once more: the server has the message, and a retry of the job would find it
+    claimed and leave it to lease expiry."""
     now = utcnow()
-    with db.connection() as connection:
-        run(
-            connection,
-            _SETTLE,
-            {
-                "email": email_id,
-                "state": state,
-                "reply": reply[:2000],
-                "now": now,
-                "sent_at": now if state == "sent" else None,
-            },
-        )
+    params = {
+        "email": email_id,
+        "state": state,
+        "reply": reply[:2000],
+        "now": now,
+        "sent_at": now if state == "sent" else None,
+    }
+    try:
+        with db.single_statement() as connection:
+            run(connection, _SETTLE, params)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("email.record_retried", email_id=str(email_id))
+        with db.single_statement() as connection:
+            run(connection, _SETTLE, params)
 
 
 _emails: Table = OutboundEmail.__table__  # type: ignore[assignment]

@@ -61,10 +61,15 @@ class Database:
             yield session
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
-        """A Core transaction, no ORM session: commits when the block ends, rolls back on
-        an exception."""
-        with self.engine.begin() as connection:
+    def single_statement(self) -> Iterator[Connection]:
+        """A connection for one statement that is atomic on its own: on PostgreSQL in
+        autocommit mode, with no BEGIN and COMMIT round trips around it. (SQLite keeps a
+        transaction: its driver's isolation level is this module's to manage.)"""
+        if not self.is_postgresql:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             yield connection
 
     def dispose(self) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 import pytest
 
@@ -16,30 +14,10 @@ from shared.db.models import OutboundEmail
 from shared.errors import TransientError
 from shared.settings import Settings
 from tests.conftest import Tenant
+from tests.mailbox import stored_email
 from tests.smtp_sinks import smtp_sink
 
 LEASE = timedelta(minutes=5)
-
-
-def _email(db: Database, tenant: Tenant, purpose: str = "receipt") -> uuid.UUID:
-    message = EmailMessage()
-    message["From"] = "hr@acme.example"
-    message["To"] = "ann@example.org"
-    message["Subject"] = "Your application"
-    message["Message-ID"] = make_msgid(domain="acme.example")
-    message.set_content("We received your application.")
-    with db.transaction() as session:
-        email = OutboundEmail(
-            organisation_id=tenant.organisation_id,
-            purpose=purpose,
-            sender="hr@acme.example",
-            recipient="ann@example.org",
-            message_id_header=message["Message-ID"],
-            mime=message.as_bytes(),
-        )
-        session.add(email)
-        session.flush()
-        return email.id
 
 
 def _state(db: Database, email_id: uuid.UUID) -> tuple[str, str | None, int]:
@@ -56,7 +34,7 @@ def _attempt(db: Database, mailer: SmtpMailer, email_id: uuid.UUID) -> None:
 
 
 def test_a_451_is_retried_and_the_email_is_sent_once(db: Database, tenant: Tenant) -> None:
-    email_id = _email(db, tenant)
+    email_id = stored_email(db, tenant.organisation_id)
     with smtp_sink("451 4.3.0 Try again later") as (sink, port):
         mailer = SmtpMailer(Settings(smtp_port=port))
         with pytest.raises(TransientError):
@@ -70,7 +48,7 @@ def test_a_451_is_retried_and_the_email_is_sent_once(db: Database, tenant: Tenan
 
 
 def test_a_550_fails_at_once_with_the_reply_recorded(db: Database, tenant: Tenant) -> None:
-    email_id = _email(db, tenant)
+    email_id = stored_email(db, tenant.organisation_id)
     with smtp_sink("550 5.1.1 No such user") as (sink, port):
         mailer = SmtpMailer(Settings(smtp_port=port))
         _attempt(db, mailer, email_id)
@@ -85,7 +63,7 @@ def test_a_550_fails_at_once_with_the_reply_recorded(db: Database, tenant: Tenan
 def test_a_connection_dropped_after_data_never_duplicates_an_at_most_once_email(
     db: Database, tenant: Tenant, purpose: str
 ) -> None:
-    email_id = _email(db, tenant, purpose)
+    email_id = stored_email(db, tenant.organisation_id, purpose)
     with smtp_sink("drop") as (sink, port):
         mailer = SmtpMailer(Settings(smtp_port=port))
         _attempt(db, mailer, email_id)
@@ -98,7 +76,7 @@ def test_a_connection_dropped_after_data_never_duplicates_an_at_most_once_email(
 def test_a_connection_dropped_after_data_resends_other_emails_with_the_same_message_id(
     db: Database, tenant: Tenant
 ) -> None:
-    email_id = _email(db, tenant, "receipt")
+    email_id = stored_email(db, tenant.organisation_id, "receipt")
     with smtp_sink("drop") as (sink, port):
         mailer = SmtpMailer(Settings(smtp_port=port))
         with pytest.raises(TransientError):
@@ -114,7 +92,10 @@ def test_a_sender_that_died_mid_send_leaves_no_email_in_sending(
     db: Database, tenant: Tenant
 ) -> None:
     # Given two emails claimed by a worker that then died (its lease is over)
-    offer, receipt = _email(db, tenant, "offer"), _email(db, tenant, "receipt")
+    offer, receipt = (
+        stored_email(db, tenant.organisation_id, "offer"),
+        stored_email(db, tenant.organisation_id, "receipt"),
+    )
     for email_id in (offer, receipt):
         assert claim(db, email_id, lease=timedelta(seconds=-1)) is not None
     # When the leases are settled
