@@ -15,8 +15,10 @@ Kept from SQLAlchemy's path: type processing in both directions, the
 parameters a list), error wrapping (a driver error is raised as SQLAlchemy's
 ``DBAPIError`` subclass, parameters hidden) and invalidating a connection the driver
 reports lost. Not supported, and so compiled to None (``run`` then keeps
-SQLAlchemy's path): dialects other than psycopg's, expanding ``IN`` parameters, and
-column defaults other than a Python value or a callable that takes no context.
+SQLAlchemy's path): dialects other than psycopg's, expanding ``IN`` parameters,
+values computed per execution (``bindparam(callable_=...)``), result columns without
+distinct names, and column defaults other than a Python value or a callable that
+takes no context.
 """
 
 from __future__ import annotations
@@ -68,23 +70,28 @@ def compile_for_driver(statement: Statement, dialect: Dialect) -> DriverStatemen
     makers = {key: _maker(default) for key, default in prefetched.items()}
     if None in makers.values():
         return None  # a SQL expression or a sequence as the default
+    if any(bind.callable is not None for bind in compiled.binds.values()):
+        return None  # a value computed per execution
     by_sql_name: dict[str, Parameter] = {}
     for name, bind in compiled.binds.items():
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
         sql_name = compiled.escaped_bind_names.get(name, name)
         if bind.key in makers:
             by_sql_name[sql_name] = Parameter(bind.key, processor, makers[bind.key])
-        elif not bind.required:  # a literal value (or a callable giving one)
-            value = bind.effective_value
+        elif not bind.required:  # a literal value
+            value = bind.value
             by_sql_name[sql_name] = Parameter(None, processor, value=_apply(processor, value))
         else:
             by_sql_name[sql_name] = Parameter(bind.key, processor)
     sql, order = _numbered(compiled.string)
     # The result columns in the order the driver returns them (SELECT or RETURNING).
     columns = compiled._result_columns
+    names = [c.keyname for c in columns]
+    if len(set(names)) < len(names) or not all(name.isidentifier() for name in names):
+        return None  # rows read by attribute need distinct names
     make_row = None
     if columns:
-        make_row = namedtuple("Row", [c.keyname for c in columns])._make  # type: ignore[attr-defined]
+        make_row = namedtuple("Row", names)._make  # type: ignore[attr-defined]
     processors = tuple(
         c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
     )
@@ -112,7 +119,8 @@ def _numbered(sql: str) -> tuple[str, list[str]]:
 
 def _maker(default: Any) -> Callable[[], Any] | None:
     if isinstance(default, ColumnDefault) and default.is_callable:
-        # SQLAlchemy wraps a default callable to take the execution context; ours take none.
+        # SQLAlchemy wraps a default callable to take the execution context; there is none
+        # here (a default that reads it fails loudly).
         return partial(default.arg, None)
     if isinstance(default, ColumnDefault) and default.is_scalar:
         return partial(lambda value: value, default.arg)
@@ -143,7 +151,8 @@ def execute(
     driver_connection = cast(psycopg.Connection[Any], connection.connection.driver_connection)
     cursor = psycopg.RawCursor(driver_connection)
     for before in dispatch.before_cursor_execute:
-        before(connection, cursor, sql, values, None, False)
+        # Every listener returns the statement and parameters (retval=False ones unchanged).
+        sql, values = before(connection, cursor, sql, values, None, False)
     try:
         cursor.execute(sql, values)
         raw = cursor.fetchall() if statement.make_row is not None else []

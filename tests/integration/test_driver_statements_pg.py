@@ -17,6 +17,7 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     event,
+    func,
     insert,
     select,
     update,
@@ -31,6 +32,9 @@ from shared.db.types import UTCDateTime, utcnow
 pytestmark = pytest.mark.integration
 
 _metadata = MetaData()
+pg_stat_activity = Table(
+    "pg_stat_activity", MetaData(), Column("pid", Integer), Column("query", String)
+)
 _probe = Table(
     "driver_statement_probe",
     _metadata,
@@ -147,3 +151,34 @@ def test_an_expanding_in_keeps_sqlalchemys_path(db: Database) -> None:
 
 def _row(label: str) -> dict[str, Any]:
     return {"id": uuid.uuid4(), "label": label, "payload": None, "at": None}
+
+
+def test_a_listener_that_rewrites_the_statement_is_heard_on_the_driver_path(db: Database) -> None:
+    def tag(*args: Any) -> tuple[str, Any]:
+        return "/* tagged */ " + args[2], args[3]
+
+    event.listen(db.engine, "before_cursor_execute", tag, retval=True)
+    try:
+        with db.transaction() as session:
+            run(session.connection(), _INSERT, _row("tagged"))
+            statements = run(
+                session.connection(),
+                select(func.count()).where(
+                    pg_stat_activity.c.query.like("/* tagged */%"),
+                    pg_stat_activity.c.pid == func.pg_backend_pid(),
+                ),
+                {},
+            )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", tag)
+    # The count's own statement is the tagged one running now
+    assert statements[0][0] == 1
+
+
+def test_statements_the_driver_path_cannot_run_as_compiled_keep_sqlalchemys_path(
+    db: Database,
+) -> None:
+    not_a_name = select(func.count(_probe.c.id).label("how many"))
+    computed = select(_probe.c.id).where(_probe.c.label == bindparam("now", callable_=lambda: "x"))
+    assert compile_for_driver(not_a_name, db.engine.dialect) is None
+    assert compile_for_driver(computed, db.engine.dialect) is None
