@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,7 @@ from shared.emails.purposes import (
 )
 from shared.emails.rendering import (
     MAX_SUBJECT_CHARS,
+    _check_set,
     check_template_set,
     preview_email,
     render_email,
@@ -415,3 +417,24 @@ def test_names_are_joined_as_a_sentence() -> None:
 def test_an_unsupported_locale_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported locale 'de'"):
         render_email("receipt", "de", _context("receipt"))  # type: ignore[arg-type]
+
+
+def test_an_organisation_template_is_checked_once_and_an_edited_one_takes_effect_at_once() -> None:
+    context = sample_context("receipt", "nl")
+    unique = uuid.uuid4().hex  # content no other test rendered: the cache has never seen it
+    first = TemplateSet(
+        subject="Ontvangen: {{ vacancy_title }}",
+        text="Beste {{ applicant_first_name }}, dank je. " + unique,
+        html="<p>Beste {{ applicant_first_name }}, dank je.</p>",
+    )
+    edited = TemplateSet(first.subject, "Hallo {{ applicant_first_name }}!", first.html)
+
+    before = _check_set.cache_info()
+    render_email("receipt", "nl", context, override=first)
+    again = render_email("receipt", "nl", context, override=first)
+    after = _check_set.cache_info()
+    changed = render_email("receipt", "nl", context, override=edited)
+
+    assert (after.hits - before.hits, after.misses - before.misses) == (1, 1)
+    assert again.text.startswith("Beste ")
+    assert changed.text.startswith("Hallo ")
