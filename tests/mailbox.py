@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from services.mail_worker.composition import composer
+from services.mail_worker.delivery import Sendable, claim_locked
 from services.mail_worker.jobs import deliver_mail_job
 from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
@@ -81,3 +82,13 @@ def stored_email(db: Database, organisation_id: uuid.UUID, purpose: str = "recei
         session.add(email)
         session.flush()
         return email.id
+
+
+def claim(db: Database, email_id: uuid.UUID, *, lease: timedelta) -> Sendable | None:
+    """Claim a stored email as a delivery does (``delivery.claim_locked`` in a transaction
+    of its own): the email to send, or None when it is done or held."""
+    with db.transaction() as session:
+        email = session.scalar(
+            select(OutboundEmail).where(OutboundEmail.id == email_id).with_for_update()
+        )
+        return None if email is None else claim_locked(email, lease=lease)

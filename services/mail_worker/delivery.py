@@ -15,7 +15,7 @@ from typing import Final
 from uuid import UUID
 
 import structlog
-from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, update
 from sqlalchemy.exc import DBAPIError
 
 from services.mail_worker.mailer import (
@@ -43,17 +43,6 @@ class Sendable:
     purpose: str
     mime: bytes
     recipients: list[str]
-
-
-def claim(db: Database, email_id: UUID, *, lease: timedelta) -> Sendable | None:
-    """Take the email for sending, or None when it is done or another worker holds it."""
-    with db.transaction() as session:
-        email = session.scalar(
-            select(OutboundEmail).where(OutboundEmail.id == email_id).with_for_update()
-        )
-        if email is None:
-            return None
-        return claim_locked(email, lease=lease)
 
 
 def claim_locked(email: OutboundEmail, *, lease: timedelta) -> Sendable | None:

@@ -1,14 +1,17 @@
-"""Delivering a scheduled mail job: compose once, claim, send, record.
+"""Delivering a scheduled mail job: compose once and claim (one transaction), send,
+record.
 
-Safe to run twice: the email row is unique per job, so a redelivered message finds
-the email it already composed and only sends what is not sent yet.
+Safe to run twice: the email row is unique per job, and written already claimed while
+the job's row is locked, so a redelivered message finds the email it composed and only
+sends what is not sent yet (a ``pending`` email, or one whose sender's lease ran out).
 
 An email with a secret in it (the credentials email's set-password link) is the
 exception: the row keeps a redacted copy (``Composed.stored``), and the real message is
 sent from memory by the delivery that composed it. A redelivery that finds such an email
-still ``pending`` (composed, never sent, its live message lost with the worker) composes
-it again, which mints a new link and revokes the old one, instead of sending the redacted
-copy. It is never resent after an attempt (``delivery.AT_MOST_ONCE``).
+``pending`` again (a 4xx reply, its live message gone with that delivery) composes it
+again, which mints a new link and revokes the old one, instead of sending the redacted
+copy. It is never resent after an attempt whose outcome is unknown
+(``delivery.AT_MOST_ONCE``).
 """
 
 from __future__ import annotations

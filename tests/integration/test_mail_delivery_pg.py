@@ -7,13 +7,13 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from services.mail_worker.delivery import claim, send
+from services.mail_worker.delivery import send
 from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
 from shared.db.models import OutboundEmail
 from shared.settings import Settings
 from tests.conftest import make_tenant
-from tests.mailbox import stored_email
+from tests.mailbox import claim, stored_email
 from tests.smtp_sinks import smtp_sink
 
 pytestmark = pytest.mark.integration

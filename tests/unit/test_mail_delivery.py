@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from services.mail_worker.delivery import claim, expire_leases, send
+from services.mail_worker.delivery import expire_leases, send
 from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
 from shared.db.models import OutboundEmail
 from shared.errors import TransientError
 from shared.settings import Settings
 from tests.conftest import Tenant
-from tests.mailbox import stored_email
+from tests.mailbox import claim, stored_email
 from tests.smtp_sinks import smtp_sink
 
 LEASE = timedelta(minutes=5)
