@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Final
+from uuid import UUID
 
 import structlog
 from sqlalchemy import Table, bindparam, select
@@ -98,12 +99,7 @@ def _claim_job_email(
     then finds the email claimed.
     """
     with db.transaction() as session:
-        params = {"job": ids.job_id, "organisation": ids.organisation_id}
-        rows = run(session.connection(), _JOB_AND_EMAIL, params)
-        job = attach(session, ScheduledJob, rows[0], "job__") if rows else None
-        if job is None:
-            raise PermanentError(f"mail job {ids.job_id} not found for its organisation")
-        email_id = rows[0].email_id
+        job, email_id = _lock_job(session, ids)
         if job.status == "cancelled":
             log.info("email.cancelled_before_sending", job_id=str(job.id), purpose=job.purpose)
             return None
@@ -118,46 +114,69 @@ def _claim_job_email(
                     return None
                 return claimed, existing.sender
         composed = compose(session, job)
-        kept = composed.stored or composed.message.mime
-        recipients = list(composed.envelope_recipients or (composed.recipient,))
-        values: dict[str, Any] = {
-            "sender": composed.sender,
-            "recipient": composed.recipient,
-            "envelope_recipients": recipients,
-            "message_id_header": composed.message.message_id,
-            "mime": kept,
-        }
-        # The live message when the kept copy is redacted: sent from memory, never stored.
-        live = composed.message.mime
         if existing is not None:  # composed before, never sent, its live message lost
-            for key, value in values.items():
-                setattr(existing, key, value)
             log.info("email.composed_again", email_id=str(existing.id), purpose=job.purpose)
-            claimed = claim_locked(existing, lease=lease)
-            assert claimed is not None  # it was pending
-            return replace(claimed, mime=live), composed.sender
-        now = utcnow()
-        email_id = new_id()
-        append(
-            session,
-            OutboundEmail,
-            values
-            | {
-                "id": email_id,
-                "organisation_id": job.organisation_id,
-                "application_id": job.application_id,
-                "job_id": job.id,
-                "command_id": job.command_id,
-                "purpose": job.purpose,
-                # New, and this transaction holds its job: claimed as it is written.
-                "state": "sending",
-                "attempts": 1,
-                "lease_until": now + lease,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        return Sendable(email_id, job.purpose, live, recipients), composed.sender
+            return _recomposed(existing, composed, lease), composed.sender
+        return _written_claimed(session, job, composed, lease), composed.sender
+
+
+def _lock_job(session: Session, ids: JobMessage) -> tuple[ScheduledJob, UUID | None]:
+    """The job, locked, and the id of its email when it has one (one statement)."""
+    params = {"job": ids.job_id, "organisation": ids.organisation_id}
+    rows = run(session.connection(), _JOB_AND_EMAIL, params)
+    job = attach(session, ScheduledJob, rows[0], "job__") if rows else None
+    if job is None:
+        raise PermanentError(f"mail job {ids.job_id} not found for its organisation")
+    return job, rows[0].email_id
+
+
+def _stored_values(composed: Composed) -> dict[str, Any]:
+    """What the email row keeps of a composed message: the redacted copy when it has one."""
+    return {
+        "sender": composed.sender,
+        "recipient": composed.recipient,
+        "envelope_recipients": _recipients(composed),
+        "message_id_header": composed.message.message_id,
+        "mime": composed.stored or composed.message.mime,
+    }
+
+
+def _recipients(composed: Composed) -> list[str]:
+    return list(composed.envelope_recipients or (composed.recipient,))
+
+
+def _recomposed(email: OutboundEmail, composed: Composed, lease: timedelta) -> Sendable:
+    """``email`` (pending) with its new content, claimed; the live message to send."""
+    for key, value in _stored_values(composed).items():
+        setattr(email, key, value)
+    claimed = claim_locked(email, lease=lease)
+    assert claimed is not None  # it was pending
+    return replace(claimed, mime=composed.message.mime)
+
+
+def _written_claimed(
+    session: Session, job: ScheduledJob, composed: Composed, lease: timedelta
+) -> Sendable:
+    """A new email row for ``job``, written at commit, already claimed: the transaction
+    holds the job's lock, so no other delivery can see it before it is."""
+    now = utcnow()
+    email_id = new_id()
+    row = _stored_values(composed) | {
+        "id": email_id,
+        "organisation_id": job.organisation_id,
+        "application_id": job.application_id,
+        "job_id": job.id,
+        "command_id": job.command_id,
+        "purpose": job.purpose,
+        "state": "sending",
+        "attempts": 1,
+        "lease_until": now + lease,
+        "created_at": now,
+        "updated_at": now,
+    }
+    append(session, OutboundEmail, row)
+    # The live message, never the redacted copy, is what goes out.
+    return Sendable(email_id, job.purpose, composed.message.mime, _recipients(composed))
 
 
 _jobs: Table = ScheduledJob.__table__  # type: ignore[assignment]
