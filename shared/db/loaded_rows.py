@@ -9,11 +9,12 @@ constructor would record each as a change, at some cost), then its identity.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Label, Table, inspect
-from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm import Mapper, Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 M = TypeVar("M")
@@ -30,27 +31,34 @@ def attach(session: Session, model: type[M], row: Any, prefix: str) -> M | None:
     ``columns``), persistent in ``session``; None when its primary key is NULL (an outer
     join found none). An instance the session already holds is returned as it is."""
     mapped: Any = model
-    keys = _keys(mapped)
-    primary_key = tuple(getattr(row, prefix + key) for key in _primary_key(mapped))
+    shape = _shape(mapped)
+    primary_key = tuple(getattr(row, prefix + key) for key in shape.primary_key)
     if None in primary_key:
         return None
-    held = session.identity_map.get(inspect(model).identity_key_from_primary_key(primary_key))
+    held = session.identity_map.get(shape.mapper.identity_key_from_primary_key(primary_key))
     if held is not None:
         return cast(M, held)
-    instance = cast(M, inspect(model).class_manager.new_instance())
-    for key in keys:
+    instance = cast(M, shape.mapper.class_manager.new_instance())
+    for key in shape.keys:
         set_committed_value(instance, key, getattr(row, prefix + key))
     make_transient_to_detached(instance)  # persistent once added, with its identity
     session.add(instance)
     return instance
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    mapper: Mapper[Any]
+    keys: tuple[str, ...]
+    primary_key: tuple[str, ...]
+
+
 @cache
-def _keys(model: Any) -> tuple[str, ...]:
+def _shape(model: Any) -> _Shape:
     configure_mappers()  # set_committed_value needs the attributes' implementations
-    return tuple(column.key for column in cast(Table, model.__table__).columns)
-
-
-@cache
-def _primary_key(model: Any) -> tuple[str, ...]:
-    return tuple(column.key for column in cast(Table, model.__table__).primary_key)
+    table = cast(Table, model.__table__)
+    return _Shape(
+        inspect(model),
+        tuple(column.key for column in table.columns),
+        tuple(column.key for column in table.primary_key),
+    )

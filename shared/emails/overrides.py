@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 from uuid import UUID
 
 from sqlalchemy import Table, bindparam, select
@@ -15,6 +15,18 @@ from shared.emails.locales import Locale
 from shared.emails.purposes import Purpose
 from shared.emails.template_set import TemplateSet
 
+_templates: Table = EmailTemplate.__table__  # type: ignore[assignment]
+# The organisation's template for a purpose and locale (parameters organisation,
+# purpose, locale).
+_THIS_TEMPLATE: Final = (
+    _templates.c.organisation_id == bindparam("organisation"),
+    _templates.c.purpose == bindparam("purpose"),
+    _templates.c.locale == bindparam("locale"),
+)
+_OVERRIDE: Final = select(
+    _templates.c.subject, _templates.c.text, _templates.c.html, _templates.c.version
+).where(*_THIS_TEMPLATE)
+
 
 def find_override(
     session: Session,
@@ -25,12 +37,11 @@ def find_override(
     for_update: bool = False,
 ) -> EmailTemplate | None:
     """The organisation's template for ``purpose`` in ``locale``, or None for the built-in."""
-    query = select(EmailTemplate).where(
-        EmailTemplate.organisation_id == organisation_id,
-        EmailTemplate.purpose == purpose,
-        EmailTemplate.locale == locale,
+    query = select(EmailTemplate).where(*_THIS_TEMPLATE)
+    return session.scalar(
+        query.with_for_update() if for_update else query,
+        {"organisation": organisation_id, "purpose": purpose, "locale": locale},
     )
-    return session.scalar(query.with_for_update() if for_update else query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +59,15 @@ def override_to_send(
     rows = run(session.connection(), _OVERRIDE, params)
     if not rows:
         return None
-    row = rows[0]
-    return Override(TemplateSet(subject=row.subject, text=row.text, html=row.html), row.version)
+    return Override(template_set(rows[0]), rows[0].version)
 
 
-_templates: Table = EmailTemplate.__table__  # type: ignore[assignment]
-_OVERRIDE: Final = select(
-    _templates.c.subject, _templates.c.text, _templates.c.html, _templates.c.version
-).where(
-    _templates.c.organisation_id == bindparam("organisation"),
-    _templates.c.purpose == bindparam("purpose"),
-    _templates.c.locale == bindparam("locale"),
-)
+class _TemplateRow(Protocol):
+    subject: str
+    text: str
+    html: str
 
 
-def template_set(row: EmailTemplate) -> TemplateSet:
+def template_set(row: _TemplateRow) -> TemplateSet:
+    """The sources of an ``email_templates`` row, ORM object or plain row."""
     return TemplateSet(subject=row.subject, text=row.text, html=row.html)

@@ -33,110 +33,59 @@ IDENTIFYING_VARIABLES: Final = frozenset(
     {"applicant_name", "applicant_first_name", "applicant_email", "applicant_phone"}
 )
 
+
+# What a job's application gives every template, email or document
+# (shared.templates.application_values.JobSubject.values).
+APPLICATION_VARIABLES: Final = frozenset(
+    {
+        "applicant_name",
+        "applicant_first_name",
+        "vacancy_title",
+        "organisation_name",
+        "recruiter_name",
+    }
+)
+
 VARIABLES: Final = MappingProxyType[Purpose, frozenset[str]](
     {
         # "We received your application" (register_application with send_receipt).
-        "receipt": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-            }
-        ),
+        "receipt": APPLICATION_VARIABLES,
         # reason: the organisation's label for the rejection reason, or "" to leave it out.
-        "rejection": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "reason",
-            }
-        ),
+        "rejection": APPLICATION_VARIABLES | {"reason"},
         # interview_type: phone, in_person, video or group (templates word it per locale).
         # interview_location / interview_link: "" when the type has none.
         # response_link: the page where the applicant confirms or declines ("" for none).
-        "interview_invitation": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "interview_type",
-                "interview_start",
-                "interview_duration",
-                "interview_location",
-                "interview_link",
-                "interviewers",
-                "response_link",
-            }
-        ),
+        "interview_invitation": APPLICATION_VARIABLES
+        | {
+            "interview_type",
+            "interview_start",
+            "interview_duration",
+            "interview_location",
+            "interview_link",
+            "interviewers",
+            "response_link",
+        },
         # offer_expires: the reply deadline, "" when the offer has none; message: "" when none.
-        "offer": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "offer_salary",
-                "offer_start_date",
-                "offer_expires",
-                "message",
-            }
-        ),
+        "offer": APPLICATION_VARIABLES
+        | {"offer_salary", "offer_start_date", "offer_expires", "message"},
         # Never a password: a one-time link to set one, valid until set_password_expires.
-        "credentials": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "organisation_name",
-                "recruiter_name",
-                "username",
-                "set_password_link",
-                "set_password_expires",
-            }
-        ),
-        "withdrawal_confirmation": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-            }
-        ),
+        "credentials": (APPLICATION_VARIABLES - {"vacancy_title"})
+        | {"username", "set_password_link", "set_password_expires"},
+        "withdrawal_confirmation": APPLICATION_VARIABLES,
         # To a third party. cv_attached: True when the CV goes along as an attachment.
-        "cv_forward": frozenset(
-            {
-                "recipient_name",
-                "applicant_name",
-                "applicant_email",
-                "applicant_phone",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "reference_code",
-                "message",
-                "cv_attached",
-            }
-        ),
+        "cv_forward": (APPLICATION_VARIABLES - {"applicant_first_name"})
+        | {
+            "recipient_name",
+            "applicant_email",
+            "applicant_phone",
+            "reference_code",
+            "message",
+            "cv_attached",
+        },
         # The anonymize mode: an allowlist of fields that do not identify the applicant,
         # and a random reference code (never an id), never the CV itself.
-        "cv_forward_anonymized": frozenset(
-            {
-                "recipient_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "reference_code",
-                "message",
-            }
-        ),
+        "cv_forward_anonymized": (APPLICATION_VARIABLES - IDENTIFYING_VARIABLES)
+        | {"recipient_name", "reference_code", "message"},
         # due_date: "" when the review has no deadline.
         "panel_review_invitation": frozenset(
             {
@@ -150,38 +99,10 @@ VARIABLES: Final = MappingProxyType[Purpose, frozenset[str]](
             }
         ),
         # The formal letters of send_letter (channel email).
-        "letter_received": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "letter_date",
-            }
-        ),
+        "letter_received": APPLICATION_VARIABLES | {"letter_date"},
         # send_employment_contract: the PDF is attached.
-        "contract": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "message",
-            }
-        ),
-        "letter_rejected": frozenset(
-            {
-                "applicant_name",
-                "applicant_first_name",
-                "vacancy_title",
-                "organisation_name",
-                "recruiter_name",
-                "letter_date",
-                "reason",
-            }
-        ),
+        "contract": APPLICATION_VARIABLES | {"message"},
+        "letter_rejected": APPLICATION_VARIABLES | {"letter_date", "reason"},
     }
 )
 
@@ -197,17 +118,6 @@ def allowed_variables(purpose: Purpose) -> frozenset[str]:
         raise ValueError(f"unknown email purpose {purpose!r}") from None
 
 
-# What a job's application gives every template, email or document
-# (shared.templates.application_values.JobSubject.values).
-APPLICATION_VARIABLES: Final = frozenset(
-    {
-        "applicant_name",
-        "applicant_first_name",
-        "vacancy_title",
-        "organisation_name",
-        "recruiter_name",
-    }
-)
 AD_HOC_TEMPLATES: Final = MappingProxyType[Purpose, frozenset[str]](
     {
         "receipt": APPLICATION_VARIABLES,

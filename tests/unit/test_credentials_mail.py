@@ -29,6 +29,7 @@ from shared.errors import TransientError
 from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
 from tests.conftest import Tenant
+from tests.factories import register_body
 from tests.mailbox import compose
 from tests.read_rows import every_value
 from tests.seeds import seed_reference
@@ -68,11 +69,9 @@ def _an_application(db: Database, tenant: Tenant) -> uuid.UUID:
     record = run(
         db,
         tenant.organisation_id,
-        {
-            "type": "register_application",
-            "vacancy_id": str(ref.vacancy_id),
-            "applicant": {"name": "Ann de Vries", "email": EMAIL, "locale": "en"},
-        },
+        register_body(
+            ref.vacancy_id, applicant={"name": "Ann de Vries", "email": EMAIL, "locale": "en"}
+        ),
     )
     assert record.status == "succeeded" and record.application_id is not None
     return record.application_id

@@ -17,7 +17,7 @@ from shared.db.database import Database
 from shared.documents.storage import LocalDirectoryStorage
 from tests.conftest import Tenant
 from tests.documents import render_due_documents
-from tests.factories import new_key
+from tests.factories import new_key, register_body
 from tests.mailbox import deliver_due_mail, parsed
 from tests.seeds import seed_reference
 from tests.workflow import run
@@ -47,12 +47,11 @@ def _register(db: Database, tenant: Tenant, cv_id: object) -> uuid.UUID:
     record = run(
         db,
         tenant.organisation_id,
-        {
-            "type": "register_application",
-            "vacancy_id": str(ref.vacancy_id),
-            "applicant": {"name": "Canary Klaassen", "email": "canary@example.org"},
-            "cv_document_id": str(cv_id),
-        },
+        register_body(
+            ref.vacancy_id,
+            applicant={"name": "Canary Klaassen", "email": "canary@example.org"},
+            cv_document_id=str(cv_id),
+        ),
     )
     assert record.status == "succeeded", record.outcome_message
     assert record.application_id is not None

@@ -12,7 +12,7 @@ from shared.db.database import Database
 from shared.db.models import OutboxMessage, ScheduledJob
 from shared.messaging.scheduler import enqueue_due_jobs
 from tests.conftest import Tenant
-from tests.factories import new_key
+from tests.factories import new_key, register_body
 from tests.mailbox import deliver_due_mail, parsed
 from tests.seeds import seed_reference
 from tests.workflow import run
@@ -29,11 +29,7 @@ def _application(db: Database, tenant: Tenant) -> uuid.UUID:
     record = run(
         db,
         tenant.organisation_id,
-        {
-            "type": "register_application",
-            "vacancy_id": str(ref.vacancy_id),
-            "applicant": {**CANARY, "locale": "en"},
-        },
+        register_body(ref.vacancy_id, applicant={**CANARY, "locale": "en"}),
     )
     assert record.application_id is not None
     return record.application_id

@@ -18,6 +18,7 @@ from shared.db.models import OutboundEmail, OutboxMessage
 from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
 from tests.conftest import Tenant, make_tenant
+from tests.factories import register_body
 from tests.mailbox import compose
 from tests.seeds import seed_reference
 from tests.smtp_sinks import smtp_sink
@@ -46,12 +47,11 @@ def _register(db: Database, tenant: Tenant, locale: str) -> None:
     record = run(
         db,
         tenant.organisation_id,
-        {
-            "type": "register_application",
-            "vacancy_id": str(ref.vacancy_id),
-            "send_receipt": True,
-            "applicant": {"name": "Ann de Vries", "email": "ann@example.org", "locale": locale},
-        },
+        register_body(
+            ref.vacancy_id,
+            send_receipt=True,
+            applicant={"name": "Ann de Vries", "email": "ann@example.org", "locale": locale},
+        ),
     )
     assert record.status == "succeeded"
 

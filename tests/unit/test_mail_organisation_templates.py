@@ -19,7 +19,7 @@ from shared.errors import PermanentError
 from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
 from tests.conftest import Tenant, make_tenant
-from tests.factories import new_key
+from tests.factories import new_key, register_body
 from tests.mailbox import compose
 from tests.seeds import seed_reference
 from tests.smtp_sinks import Sink, smtp_sink
@@ -50,12 +50,11 @@ def _register_with_receipt(db: Database, tenant: Tenant, locale: str) -> dict[st
     record = run(
         db,
         tenant.organisation_id,
-        {
-            "type": "register_application",
-            "vacancy_id": str(ref.vacancy_id),
-            "send_receipt": True,
-            "applicant": {"name": "Ann de Vries", "email": "ann@example.org", "locale": locale},
-        },
+        register_body(
+            ref.vacancy_id,
+            send_receipt=True,
+            applicant={"name": "Ann de Vries", "email": "ann@example.org", "locale": locale},
+        ),
     )
     assert record.status == "succeeded"
     assert enqueue_due_jobs(db) == 1
