@@ -3,8 +3,9 @@
 A statement that locks or joins several tables in one round trip returns plain rows;
 ``columns`` labels a model's columns in such a statement, and ``attach`` turns the
 labelled values back into a persistent, unmodified instance in the session, as the ORM's
-own loader would: a new instance, its columns set without history (the declarative
-constructor would record each as a change, at some cost), then its identity.
+own loader (``sqlalchemy.orm.loading._instance``) does: a new instance, its identity
+key and session set, its columns written to its ``__dict__`` without history (the
+declarative constructor would record each as a change, at some cost).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from functools import cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Label, Table, inspect
-from sqlalchemy.orm import Mapper, Session, configure_mappers, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Mapper, Session, configure_mappers
+from sqlalchemy.orm.attributes import instance_state
 
 M = TypeVar("M")
 
@@ -35,15 +36,19 @@ def attach(session: Session, model: type[M], row: Any, prefix: str) -> M | None:
     primary_key = tuple(getattr(row, prefix + key) for key in shape.primary_key)
     if None in primary_key:
         return None
-    held = session.identity_map.get(shape.mapper.identity_key_from_primary_key(primary_key))
+    identity_key = shape.mapper.identity_key_from_primary_key(primary_key)
+    held = session.identity_map.get(identity_key)
     if held is not None:
         return cast(M, held)
-    instance = cast(M, shape.mapper.class_manager.new_instance())
-    for key in shape.keys:
-        set_committed_value(instance, key, getattr(row, prefix + key))
-    make_transient_to_detached(instance)  # persistent once added, with its identity
-    session.add(instance)
-    return instance
+    instance = shape.mapper.class_manager.new_instance()
+    state = instance_state(instance)
+    # As the loader does it (SQLAlchemy 2.1): identity, session, then the loaded values;
+    # a fresh state has no history or expired attributes to clear.
+    state.key = identity_key
+    state.session_id = session.hash_key
+    session.identity_map._add_unpresent(state, identity_key)
+    state.dict.update({key: getattr(row, prefix + key) for key in shape.keys})
+    return cast(M, instance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +60,7 @@ class _Shape:
 
 @cache
 def _shape(model: Any) -> _Shape:
-    configure_mappers()  # set_committed_value needs the attributes' implementations
+    configure_mappers()  # the class manager's instrumentation complete
     table = cast(Table, model.__table__)
     return _Shape(
         inspect(model),
