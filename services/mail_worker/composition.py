@@ -38,6 +38,7 @@ from shared.errors import PermanentError
 from shared.links import sign
 from shared.settings import get_settings
 from shared.templates.application_values import (
+    JobSubject,
     command_fields,
     job_subject,
     owned,
@@ -55,12 +56,18 @@ def composer(storage: DocumentStorage) -> Composer:
     return partial(compose, storage=storage)
 
 
-def compose(session: Session, job: ScheduledJob, *, storage: DocumentStorage) -> Composed:
+def compose(
+    session: Session,
+    job: ScheduledJob,
+    subject: JobSubject | None = None,
+    *,
+    storage: DocumentStorage,
+) -> Composed:
     if job.purpose not in SUPPORTED:
         raise PermanentError(f"mail purpose {job.purpose!r} cannot be sent yet")
     if job.purpose == "panel_review_invitation":  # to a reviewer, about several applicants
         return compose_review_invitation(session, job)
-    subject = job_subject(session, job)
+    subject = subject or job_subject(session, job)
     application, applicant, vacancy = subject.application, subject.applicant, subject.vacancy
     organisation, locale = subject.organisation, subject.locale
     context = subject.values(recruiter(session, job))

@@ -34,10 +34,16 @@ from shared.db.database import Database
 from shared.db.deferred_writes import append
 from shared.db.driver_statements import run
 from shared.db.loaded_rows import attach, columns
-from shared.db.models import OutboundEmail, ScheduledJob
+from shared.db.models import Application, OutboundEmail, ScheduledJob
 from shared.db.types import utcnow
 from shared.errors import PermanentError
 from shared.ids import new_id
+from shared.templates.application_values import (
+    SUBJECT_COLUMNS,
+    SUBJECT_TABLES,
+    JobSubject,
+    attach_subject,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +72,8 @@ class Composed:
         return self.message.sender
 
 
-Composer = Callable[[Session, ScheduledJob], Composed]
+# Composes a job's email; given the job's subject when the claim read it with the job.
+Composer = Callable[[Session, ScheduledJob, JobSubject | None], Composed]
 
 
 def deliver_mail_job(
@@ -99,7 +106,7 @@ def _claim_job_email(
     then finds the email claimed.
     """
     with db.transaction() as session:
-        job, email_id = _lock_job(session, ids)
+        job, email_id, subject = _lock_job(session, ids)
         if job.status == "cancelled":
             log.info("email.cancelled_before_sending", job_id=str(job.id), purpose=job.purpose)
             return None
@@ -113,21 +120,24 @@ def _claim_job_email(
                     log.info("email.already_handled", email_id=str(existing.id))
                     return None
                 return claimed, existing.sender
-        composed = compose(session, job)
+        composed = compose(session, job, subject)
         if existing is not None:  # composed before, never sent, its live message lost
             log.info("email.composed_again", email_id=str(existing.id), purpose=job.purpose)
             return _recomposed(existing, composed, lease), composed.sender
         return _written_claimed(session, job, composed, lease), composed.sender
 
 
-def _lock_job(session: Session, ids: JobMessage) -> tuple[ScheduledJob, UUID | None]:
-    """The job, locked, and the id of its email when it has one (one statement)."""
+def _lock_job(
+    session: Session, ids: JobMessage
+) -> tuple[ScheduledJob, UUID | None, JobSubject | None]:
+    """The job, locked; the id of its email when it has one; its subject when it names
+    an application of its organisation (one statement)."""
     params = {"job": ids.job_id, "organisation": ids.organisation_id}
     rows = run(session.connection(), _JOB_AND_EMAIL, params)
     job = attach(session, ScheduledJob, rows[0], "job__") if rows else None
     if job is None:
         raise PermanentError(f"mail job {ids.job_id} not found for its organisation")
-    return job, rows[0].email_id
+    return job, rows[0].email_id, attach_subject(session, rows[0])
 
 
 def _stored_values(composed: Composed) -> dict[str, Any]:
@@ -181,10 +191,17 @@ def _written_claimed(
 
 _jobs: Table = ScheduledJob.__table__  # type: ignore[assignment]
 _emails: Table = OutboundEmail.__table__  # type: ignore[assignment]
-# The job, locked, and the id of its email when it has one.
+# The job, locked, the id of its email when it has one, and its subject (what the
+# first delivery composes from) when it names one.
 _JOB_AND_EMAIL: Final = (
-    select(*columns(ScheduledJob, "job__"), _emails.c.id.label("email_id"))
-    .select_from(_jobs.outerjoin(_emails, _emails.c.job_id == _jobs.c.id))
+    select(*columns(ScheduledJob, "job__"), _emails.c.id.label("email_id"), *SUBJECT_COLUMNS)
+    .select_from(
+        _jobs.outerjoin(_emails, _emails.c.job_id == _jobs.c.id).outerjoin(
+            SUBJECT_TABLES,
+            (Application.id == _jobs.c.application_id)
+            & (Application.organisation_id == _jobs.c.organisation_id),
+        )
+    )
     .where(_jobs.c.id == bindparam("job"), _jobs.c.organisation_id == bindparam("organisation"))
     .with_for_update(of=_jobs)
 )

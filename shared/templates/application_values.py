@@ -4,10 +4,10 @@ which organisation, in which language. Shared by the emails and the documents.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from shared.db.driver_statements import run
@@ -55,29 +55,41 @@ def job_subject(session: Session, job: ScheduledJob) -> JobSubject:
         raise PermanentError(f"{job.kind} job {job.id} names no application")
     params = {"application": job.application_id, "organisation": job.organisation_id}
     rows = run(session.connection(), _SUBJECT, params)
-    if not rows:
+    subject = attach_subject(session, rows[0]) if rows else None
+    if subject is None:
         raise PermanentError(
             f"application {job.application_id}, its applicant or its vacancy"
             " not found for the job's organisation"
         )
-    row = rows[0]
+    return subject
+
+
+def attach_subject(session: Session, row: Any) -> JobSubject | None:
+    """The subject in ``row`` (read with ``SUBJECT_COLUMNS``) as persistent ORM objects;
+    None when the row holds none (an outer join found no application)."""
     application = attach(session, Application, row, "application__")
+    if application is None:
+        return None
     applicant = attach(session, Applicant, row, "applicant__")
     vacancy = attach(session, Vacancy, row, "vacancy__")
     organisation = attach(session, Organisation, row, "organisation__")
-    assert application and applicant and vacancy and organisation  # inner joins
+    assert applicant and vacancy and organisation  # inner joins
     locale = cast(Locale, applicant.locale or organisation.default_locale)
     return JobSubject(application, applicant, vacancy, organisation, locale)
 
 
-_SUBJECT: Final = (
-    select(
-        *columns(Application, "application__"),
-        *columns(Applicant, "applicant__"),
-        *columns(Vacancy, "vacancy__"),
-        *columns(Organisation, "organisation__"),
-    )
-    .join(
+_applications: Table = Application.__table__  # type: ignore[assignment]
+# A job's subject, for statements that read it with something else (the mail worker's
+# claim reads it with the job it locks): every column, labelled for ``attach_subject``,
+# and the tables joined within one organisation.
+SUBJECT_COLUMNS: Final = (
+    *columns(Application, "application__"),
+    *columns(Applicant, "applicant__"),
+    *columns(Vacancy, "vacancy__"),
+    *columns(Organisation, "organisation__"),
+)
+SUBJECT_TABLES: Final = (
+    _applications.join(
         Applicant,
         (Applicant.id == Application.applicant_id)
         & (Applicant.organisation_id == Application.organisation_id),
@@ -88,6 +100,10 @@ _SUBJECT: Final = (
         & (Vacancy.organisation_id == Application.organisation_id),
     )
     .join(Organisation, Organisation.id == Application.organisation_id)
+)
+_SUBJECT: Final = (
+    select(*SUBJECT_COLUMNS)
+    .select_from(SUBJECT_TABLES)
     .where(
         Application.id == bindparam("application"),
         Application.organisation_id == bindparam("organisation"),
