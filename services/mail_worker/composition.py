@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email.utils import formataddr, parseaddr
 from functools import partial
 from html import escape, unescape
-from typing import Any, Final, cast
+from typing import Any, Final, NamedTuple, cast
 from uuid import UUID
 
 from sqlalchemy.orm import Session
@@ -88,7 +88,7 @@ def compose(
     else:
         purpose = command.get("template") or job.purpose
         rendered = _render(session, job, cast(Purpose, purpose), locale, context)
-    to, cc, bcc = _addressees(job, applicant, command)
+    to, cc, envelope = _addressees(job, applicant, command)
 
     reply_to = (
         command.get("reply_to") if job.purpose == "ad_hoc" or job.purpose in FORWARDS else None
@@ -133,7 +133,6 @@ def compose(
     )
     # The link is sent, never kept: the stored copy has its token redacted.
     stored = None if link is None else redacted_copy(message.mime, link.token)
-    envelope = tuple(parseaddr(a)[1] for a in (*to, *cc, *bcc))
     return Composed(
         message=message,
         recipient=envelope[0],
@@ -165,20 +164,29 @@ def _render(
         raise PermanentError(f"template_error: {purpose}/{locale} {which}: {problem}") from None
 
 
-def _addressees(
-    job: ScheduledJob, applicant: Applicant, command: dict[str, Any]
-) -> tuple[list[str], list[str], list[str]]:
+class _Addressees(NamedTuple):
+    to: list[str]
+    cc: list[str]
+    envelope: tuple[str, ...]  # the bare addresses of To, Cc and Bcc (Bcc only here)
+
+
+def _addressees(job: ScheduledJob, applicant: Applicant, command: dict[str, Any]) -> _Addressees:
     """To, Cc and Bcc: the applicant, unless the command names other people."""
     applicant_address = formataddr((applicant.name, applicant.email))
     if job.purpose in FORWARDS:
-        return list(command["to"]), [], []
+        return _named(list(command["to"]), [], [])
     if job.purpose == "ad_hoc":
-        return (
+        return _named(
             list(command.get("to") or [applicant_address]),
             command.get("cc", []),
             command.get("bcc", []),
         )
-    return [applicant_address], [], []
+    return _Addressees([applicant_address], [], (applicant.email,))
+
+
+def _named(to: list[str], cc: list[str], bcc: list[str]) -> _Addressees:
+    """Addressees as the command gave them ("Name <address>" or bare)."""
+    return _Addressees(to, cc, tuple(parseaddr(a)[1] for a in (*to, *cc, *bcc)))
 
 
 def _ad_hoc(command: dict[str, Any]) -> RenderedEmail:
