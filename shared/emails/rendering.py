@@ -31,7 +31,7 @@ from shared.emails.purposes import (
     sample_context,
 )
 from shared.emails.template_set import Part, TemplatePartProblem, TemplateSet
-from shared.templates.sandbox import CheckedTemplate, TemplateProblem, check, render
+from shared.templates.sandbox import CheckedTemplate, TemplateProblem, check, render, trusted
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +79,10 @@ def _check_set(purpose: Purpose, templates: TemplateSet) -> _CheckedSet:
 
 @cache
 def _builtin(purpose: Purpose, locale: Locale) -> _CheckedSet:
-    return _check_set(purpose, builtin_template_set(purpose, locale))
+    """The built-in set, checked like an organisation's, rendered without a deadline
+    (a copy: an organisation's set with the same sources keeps its own)."""
+    checked = _check_set(purpose, builtin_template_set(purpose, locale))
+    return _CheckedSet(trusted(checked.subject), trusted(checked.text), trusted(checked.html))
 
 
 def _render_part(part: Part, template: CheckedTemplate, context: Mapping[str, object]) -> str:

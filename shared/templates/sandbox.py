@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from types import FrameType
 from typing import Any, Final
@@ -82,6 +82,15 @@ class CheckedTemplate:
     source: str
     html: bool
     variables: frozenset[str]
+    # How long a render may run; None for werving's own templates (``trusted``).
+    max_render_seconds: float | None = MAX_RENDER_SECONDS
+
+
+def trusted(template: CheckedTemplate) -> CheckedTemplate:
+    """``template`` rendered without a deadline: for werving's own templates, reviewed
+    code. The deadline is there for what organisations write, and the tracing that
+    enforces it doubles the time a render takes."""
+    return replace(template, max_render_seconds=None)
 
 
 def check(source: str, *, html: bool, allowed_variables: Iterable[str]) -> CheckedTemplate:
@@ -148,17 +157,14 @@ def _compiled(source: str, html: bool) -> Template:
 
 
 def render(
-    template: CheckedTemplate,
-    context: Mapping[str, Any],
-    *,
-    max_seconds: float = MAX_RENDER_SECONDS,
-    max_chars: int = MAX_OUTPUT_CHARS,
+    template: CheckedTemplate, context: Mapping[str, Any], *, max_chars: int = MAX_OUTPUT_CHARS
 ) -> str:
-    """Render a checked template with plain data (strings, numbers, dicts, lists)."""
+    """Render a checked template with plain data (strings, numbers, dicts, lists), within
+    its ``max_render_seconds``."""
     compiled = _compiled(template.source, template.html)
-    deadline = _Deadline(max_seconds)
     previous = sys.gettrace()
-    sys.settrace(deadline.global_trace)
+    if template.max_render_seconds is not None:
+        sys.settrace(_Deadline(template.max_render_seconds).global_trace)
     parts: list[str] = []
     size = 0
     try:
@@ -176,5 +182,6 @@ def render(
     except (ArithmeticError, TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise TemplateProblem(f"{type(exc).__name__}: {exc}") from None
     finally:
-        sys.settrace(previous)
+        if template.max_render_seconds is not None:
+            sys.settrace(previous)
     return "".join(parts)

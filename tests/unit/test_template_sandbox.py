@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from shared.templates.sandbox import TemplateProblem, check, render
+from shared.templates.sandbox import TemplateProblem, check, render, trusted
 
 ALLOWED = {"applicant_name", "vacancy_title", "items"}
 
@@ -79,6 +80,18 @@ def test_an_attack_that_passes_the_check_is_stopped_at_render_within_two_seconds
     else:
         assert message in str(stopped.value)
     assert time.monotonic() - started < 4  # generous: the limit is 2 s, the machine is noisy
+
+
+def test_a_trusted_template_renders_without_the_deadline_an_organisations_has() -> None:
+    # Given a template whose loop outlasts a (tiny) deadline
+    source = "{% for i in range(100000) %}{% endfor %}done"
+    looping = check(source, html=False, allowed_variables=())
+    organisations = replace(looping, max_render_seconds=0.001)
+
+    # Then an organisation's copy is stopped, and werving's own runs to the end
+    with pytest.raises(TemplateProblem, match="longer than"):
+        render(organisations, {})
+    assert render(trusted(organisations), {}) == "done"
 
 
 def test_no_template_can_read_a_local_file(tmp_path: Path) -> None:
