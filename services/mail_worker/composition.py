@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from services.mail_worker.attachments import attachments
 from services.mail_worker.calendar import interview_ics
 from services.mail_worker.credentials import issue_set_password_link, redacted_copy
-from services.mail_worker.jobs import Composed, Composer
+from services.mail_worker.jobs import ClaimReads, Composed, Composer
 from services.mail_worker.messages import build_message, sender_of
 from services.mail_worker.mime import Attachment
 from services.mail_worker.review_invitations import compose_review_invitation
@@ -30,7 +30,7 @@ from shared.emails.formatting import (
     format_salary,
 )
 from shared.emails.locales import Locale
-from shared.emails.overrides import override_to_send
+from shared.emails.overrides import FoundOverride, override_to_send
 from shared.emails.purposes import PURPOSES, Purpose
 from shared.emails.rendering import RenderedEmail, render_email
 from shared.emails.template_set import TemplatePartProblem
@@ -38,7 +38,6 @@ from shared.errors import PermanentError
 from shared.links import sign
 from shared.settings import get_settings
 from shared.templates.application_values import (
-    JobSubject,
     command_fields,
     job_subject,
     owned,
@@ -59,7 +58,7 @@ def composer(storage: DocumentStorage) -> Composer:
 def compose(
     session: Session,
     job: ScheduledJob,
-    subject: JobSubject | None = None,
+    reads: ClaimReads = ClaimReads(),
     *,
     storage: DocumentStorage,
 ) -> Composed:
@@ -67,7 +66,7 @@ def compose(
         raise PermanentError(f"mail purpose {job.purpose!r} cannot be sent yet")
     if job.purpose == "panel_review_invitation":  # to a reviewer, about several applicants
         return compose_review_invitation(session, job)
-    subject = subject or job_subject(session, job)
+    subject = reads.subject or job_subject(session, job)
     application, applicant, vacancy = subject.application, subject.applicant, subject.vacancy
     organisation, locale = subject.organisation, subject.locale
     context = subject.values(recruiter(session, job))
@@ -87,7 +86,9 @@ def compose(
         rendered = _ad_hoc(command)
     else:
         purpose = command.get("template") or job.purpose
-        rendered = _render(session, job, cast(Purpose, purpose), locale, context)
+        rendered = _render(
+            session, job, cast(Purpose, purpose), locale, context, found=reads.template
+        )
     to, cc, envelope = _addressees(job, applicant, command)
 
     reply_to = (
@@ -147,10 +148,17 @@ def _render(
     purpose: Purpose,
     locale: Locale,
     context: dict[str, object],
+    *,
+    found: FoundOverride | None,
 ) -> RenderedEmail:
-    """The organisation's own template for the purpose and locale when it has one, else the
-    built-in. A template that cannot render fails the job for good: a retry cannot fix it."""
-    override = override_to_send(session, job.organisation_id, purpose, locale)
+    """The organisation's own template for the purpose and locale when it has one (as
+    ``found`` by the claim, or looked up now), else the built-in. A template that cannot
+    render fails the job for good: a retry cannot fix it."""
+    override = (
+        found.override
+        if found is not None and found.answers(purpose, locale)
+        else override_to_send(session, job.organisation_id, purpose, locale)
+    )
     try:
         return render_email(
             purpose, locale, context, override=None if override is None else override.templates

@@ -34,12 +34,14 @@ from shared.db.database import Database
 from shared.db.deferred_writes import append
 from shared.db.driver_statements import run
 from shared.db.loaded_rows import attach, columns
-from shared.db.models import Application, OutboundEmail, ScheduledJob
+from shared.db.models import Application, EmailTemplate, OutboundEmail, ScheduledJob
 from shared.db.types import utcnow
+from shared.emails.overrides import OVERRIDE_COLUMNS, FoundOverride, found_override
 from shared.errors import PermanentError
 from shared.ids import new_id
 from shared.templates.application_values import (
     SUBJECT_COLUMNS,
+    SUBJECT_LOCALE,
     SUBJECT_TABLES,
     JobSubject,
     attach_subject,
@@ -72,8 +74,17 @@ class Composed:
         return self.message.sender
 
 
-# Composes a job's email; given the job's subject when the claim read it with the job.
-Composer = Callable[[Session, ScheduledJob, JobSubject | None], Composed]
+@dataclass(frozen=True, slots=True)
+class ClaimReads:
+    """What the claim read with the job, for composing its email: the job's subject, and
+    the organisation's template for the job's purpose in the subject's locale. What is
+    None here, the composer reads itself."""
+
+    subject: JobSubject | None = None
+    template: FoundOverride | None = None
+
+
+Composer = Callable[[Session, ScheduledJob, ClaimReads], Composed]
 
 
 def deliver_mail_job(
@@ -106,7 +117,7 @@ def _claim_job_email(
     then finds the email claimed.
     """
     with db.transaction() as session:
-        job, email_id, subject = _lock_job(session, ids)
+        job, email_id, reads = _lock_job(session, ids)
         if job.status == "cancelled":
             log.info("email.cancelled_before_sending", job_id=str(job.id), purpose=job.purpose)
             return None
@@ -120,24 +131,26 @@ def _claim_job_email(
                     log.info("email.already_handled", email_id=str(existing.id))
                     return None
                 return claimed, existing.sender
-        composed = compose(session, job, subject)
+        composed = compose(session, job, reads)
         if existing is not None:  # composed before, never sent, its live message lost
             log.info("email.composed_again", email_id=str(existing.id), purpose=job.purpose)
             return _recomposed(existing, composed, lease), composed.sender
         return _written_claimed(session, job, composed, lease), composed.sender
 
 
-def _lock_job(
-    session: Session, ids: JobMessage
-) -> tuple[ScheduledJob, UUID | None, JobSubject | None]:
-    """The job, locked; the id of its email when it has one; its subject when it names
-    an application of its organisation (one statement)."""
+def _lock_job(session: Session, ids: JobMessage) -> tuple[ScheduledJob, UUID | None, ClaimReads]:
+    """The job, locked; the id of its email when it has one; what composing it reads
+    (one statement)."""
     params = {"job": ids.job_id, "organisation": ids.organisation_id}
     rows = run(session.connection(), _JOB_AND_EMAIL, params)
     job = attach(session, ScheduledJob, rows[0], "job__") if rows else None
     if job is None:
         raise PermanentError(f"mail job {ids.job_id} not found for its organisation")
-    return job, rows[0].email_id, attach_subject(session, rows[0])
+    row = rows[0]
+    subject = attach_subject(session, row)
+    if subject is None:
+        return job, row.email_id, ClaimReads()
+    return job, row.email_id, ClaimReads(subject, found_override(row, job.purpose, row.locale))
 
 
 def _stored_values(composed: Composed) -> dict[str, Any]:
@@ -191,15 +204,30 @@ def _written_claimed(
 
 _jobs: Table = ScheduledJob.__table__  # type: ignore[assignment]
 _emails: Table = OutboundEmail.__table__  # type: ignore[assignment]
-# The job, locked, the id of its email when it has one, and its subject (what the
-# first delivery composes from) when it names one.
+_templates: Table = EmailTemplate.__table__  # type: ignore[assignment]
+# The job, locked, the id of its email when it has one, and what the first delivery
+# composes from: the job's subject when it names one, the locale it is written in, and
+# the organisation's template for the job's purpose in that locale when it has one.
 _JOB_AND_EMAIL: Final = (
-    select(*columns(ScheduledJob, "job__"), _emails.c.id.label("email_id"), *SUBJECT_COLUMNS)
+    select(
+        *columns(ScheduledJob, "job__"),
+        _emails.c.id.label("email_id"),
+        *SUBJECT_COLUMNS,
+        SUBJECT_LOCALE.label("locale"),
+        *OVERRIDE_COLUMNS,
+    )
     .select_from(
-        _jobs.outerjoin(_emails, _emails.c.job_id == _jobs.c.id).outerjoin(
+        _jobs.outerjoin(_emails, _emails.c.job_id == _jobs.c.id)
+        .outerjoin(
             SUBJECT_TABLES,
             (Application.id == _jobs.c.application_id)
             & (Application.organisation_id == _jobs.c.organisation_id),
+        )
+        .outerjoin(
+            _templates,
+            (_templates.c.organisation_id == _jobs.c.organisation_id)
+            & (_templates.c.purpose == _jobs.c.purpose)
+            & (_templates.c.locale == SUBJECT_LOCALE),
         )
     )
     .where(_jobs.c.id == bindparam("job"), _jobs.c.organisation_id == bindparam("organisation"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 from uuid import UUID
 
 from sqlalchemy import Table, bindparam, select
@@ -48,6 +48,40 @@ def find_override(
 class Override:
     templates: TemplateSet
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class FoundOverride:
+    """What a lookup for one purpose and locale found, when a statement that read
+    something else did it (the mail worker's claim): ``override`` None is the built-in."""
+
+    purpose: str
+    locale: str
+    override: Override | None
+
+    def answers(self, purpose: Purpose, locale: Locale) -> bool:
+        return (self.purpose, self.locale) == (purpose, locale)
+
+
+# The columns of an organisation's template, labelled for ``found_override``, for a
+# statement that outer-joins ``email_templates`` to something else.
+OVERRIDE_COLUMNS: Final = (
+    _templates.c.id.label("template__id"),
+    _templates.c.subject.label("template__subject"),
+    _templates.c.text.label("template__text"),
+    _templates.c.html.label("template__html"),
+    _templates.c.version.label("template__version"),
+)
+
+
+def found_override(row: Any, purpose: str, locale: str) -> FoundOverride:
+    """The lookup for ``purpose`` and ``locale`` whose outer join ``row`` holds."""
+    if row.template__id is None:
+        return FoundOverride(purpose, locale, None)
+    templates = TemplateSet(
+        subject=row.template__subject, text=row.template__text, html=row.template__html
+    )
+    return FoundOverride(purpose, locale, Override(templates, row.template__version))
 
 
 def override_to_send(

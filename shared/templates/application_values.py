@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from shared.db.driver_statements import run
@@ -101,6 +101,8 @@ SUBJECT_TABLES: Final = (
     )
     .join(Organisation, Organisation.id == Application.organisation_id)
 )
+# The locale a job's email and documents are written in, as ``attach_subject`` takes it.
+SUBJECT_LOCALE: Final = func.coalesce(Applicant.locale, Organisation.default_locale)
 _SUBJECT: Final = (
     select(*SUBJECT_COLUMNS)
     .select_from(SUBJECT_TABLES)

@@ -44,17 +44,16 @@ def _save(client: TestClient, tenant: Tenant, locale: str, body: dict[str, str])
     assert response.status_code == 201, response.text
 
 
-def _register_with_receipt(db: Database, tenant: Tenant, locale: str) -> dict[str, Any]:
+def _register_with_receipt(db: Database, tenant: Tenant, locale: str | None) -> dict[str, Any]:
     """Register an application that asks for a receipt; returns the mail task."""
     ref = seed_reference(db, tenant.organisation_id)
+    applicant = {"name": "Ann de Vries", "email": "ann@example.org"}
+    if locale is not None:
+        applicant["locale"] = locale
     record = run(
         db,
         tenant.organisation_id,
-        register_body(
-            ref.vacancy_id,
-            send_receipt=True,
-            applicant={"name": "Ann de Vries", "email": "ann@example.org", "locale": locale},
-        ),
+        register_body(ref.vacancy_id, send_receipt=True, applicant=applicant),
     )
     assert record.status == "succeeded"
     assert enqueue_due_jobs(db) == 1
@@ -126,6 +125,25 @@ def test_a_template_in_another_locale_or_of_another_organisation_is_not_used(
     [raw] = sink.received
     subject, _text, _html = _parts(raw)
     assert subject == "We hebben je sollicitatie ontvangen: Nurse"
+
+
+def test_an_applicant_without_a_locale_gets_the_template_of_the_organisations_language(
+    client: TestClient, db: Database
+) -> None:
+    # Given an English-speaking organisation with its own English and Dutch receipts
+    tenant = make_tenant(db, name="Global", default_locale="en")
+    _save(client, tenant, "en", OUR_RECEIPT | {"subject": "Thanks, {{ applicant_first_name }}"})
+    _save(client, tenant, "nl", OUR_RECEIPT)
+    # And an applicant who gave no language asks for a receipt
+    task = _register_with_receipt(db, tenant, None)
+
+    # When the mail job is delivered
+    sink = _deliver(db, task)
+
+    # Then the English one is sent
+    [raw] = sink.received
+    subject, _text, _html = _parts(raw)
+    assert subject == "Thanks, Ann"
 
 
 def test_a_broken_saved_template_fails_the_job_for_good_and_sends_nothing(
