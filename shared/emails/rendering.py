@@ -5,7 +5,8 @@ Built-in and organisation templates go through the same sandbox
 header line; the text part is the ``.txt`` template, never derived from HTML; the HTML part
 is autoescaped, then its ``<style>`` rules are inlined with css_inline, which fetches
 nothing (``load_remote_stylesheets=False`` also stops ``file:`` and local paths in
-``<link>``) and drops the ``<style>`` and ``<link>`` tags.
+``<link>``) and drops the ``<style>`` and ``<link>`` tags. A built-in HTML template has
+its CSS inlined once, into the template itself; an organisation's, into every email.
 
 Every problem with a template is a :class:`TemplatePartProblem` naming ``subject``, ``text``
 or ``html``: permanent, so a mail job should fail with ``template_error`` and not retry.
@@ -14,7 +15,7 @@ or ``html``: permanent, so a mail job should fail with ``template_error`` and no
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Final
 
@@ -52,6 +53,8 @@ class _CheckedSet:
     subject: CheckedTemplate
     text: CheckedTemplate
     html: CheckedTemplate
+    # The HTML template's CSS is inlined already (werving's own, once), not in each email.
+    css_inlined: bool = False
 
 
 def _check_part(part: Part, source: str, *, html: bool, allowed: frozenset[str]) -> CheckedTemplate:
@@ -79,10 +82,14 @@ def _check_set(purpose: Purpose, templates: TemplateSet) -> _CheckedSet:
 
 @cache
 def _builtin(purpose: Purpose, locale: Locale) -> _CheckedSet:
-    """The built-in set, checked like an organisation's, rendered without a deadline
-    (a copy: an organisation's set with the same sources keeps its own)."""
-    checked = _check_set(purpose, builtin_template_set(purpose, locale))
-    return _CheckedSet(trusted(checked.subject), trusted(checked.text), trusted(checked.html))
+    """The built-in set, checked like an organisation's, with its CSS inlined into the
+    HTML template once instead of into every email (tests hold that the emails come out
+    the same), rendered without a deadline."""
+    sources = builtin_template_set(purpose, locale)
+    checked = _check_set(purpose, replace(sources, html=_INLINER.inline(sources.html)))
+    return _CheckedSet(
+        trusted(checked.subject), trusted(checked.text), trusted(checked.html), css_inlined=True
+    )
 
 
 def _render_part(part: Part, template: CheckedTemplate, context: Mapping[str, object]) -> str:
@@ -119,8 +126,12 @@ def _render_subject(template: CheckedTemplate, context: Mapping[str, object]) ->
     return subject
 
 
-def _render_html(template: CheckedTemplate, context: Mapping[str, object]) -> str:
+def _render_html(
+    template: CheckedTemplate, context: Mapping[str, object], *, css_inlined: bool
+) -> str:
     html = _render_part("html", template, context)
+    if css_inlined:
+        return html
     try:
         return _INLINER.inline(html)
     except css_inline.InlineError as exc:
@@ -149,7 +160,7 @@ def render_email(
     email = RenderedEmail(
         subject=_render_subject(templates.subject, values),
         text=_render_part("text", templates.text, values),
-        html=_render_html(templates.html, values),
+        html=_render_html(templates.html, values, css_inlined=templates.css_inlined),
     )
     log.debug(
         "mail.rendered",

@@ -6,6 +6,7 @@ import importlib.resources
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,30 @@ def _override(**parts: str) -> TemplateSet:
     return TemplateSet(**{**GOOD_OVERRIDE, **parts})
 
 
+class _Document(HTMLParser):
+    """An HTML document as its parts: tags with their attributes (in any order) and text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[object] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.parts.append((tag, sorted(attrs, key=str)))
+
+    def handle_endtag(self, tag: str) -> None:
+        self.parts.append(f"/{tag}")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _document(html: str) -> list[object]:
+    parser = _Document()
+    parser.feed(html)
+    parser.close()
+    return parser.parts
+
+
 def _context(purpose: Purpose, locale: Locale = "nl", **values: object) -> dict[str, object]:
     return {**sample_context(purpose, locale), **values}
 
@@ -87,6 +112,25 @@ def test_every_built_in_email_renders_in_dutch_and_english_with_its_sample_conte
     for part in (email.subject, email.text, email.html):
         assert "{{" not in part
         assert "{%" not in part
+
+
+@pytest.mark.parametrize(("purpose", "locale"), EVERY_EMAIL)
+def test_a_built_in_email_is_the_same_with_its_css_inlined_into_the_template_once(
+    purpose: Purpose, locale: Locale
+) -> None:
+    # Given the sample context, with a name that HTML must escape
+    context = _context(purpose, locale, applicant_name="Ann <b>\"&' O'Brien")
+
+    # When the built-in is rendered (CSS inlined into the template once) and the same
+    # sources as an organisation's set (CSS inlined into the rendered email)
+    once = render_email(purpose, locale, context)
+    each = render_email(purpose, locale, context, override=builtin_template_set(purpose, locale))
+
+    # Then the HTML is the same document: the same elements, attributes and text (written
+    # differently: Jinja escapes a quote as &#34;, the inliner writes it as it is, ...)
+    assert _document(once.html) == _document(each.html)
+    assert "<style" not in once.html
+    assert (once.subject, once.text) == (each.subject, each.text)
 
 
 @pytest.mark.parametrize(("purpose", "locale"), EVERY_EMAIL)
