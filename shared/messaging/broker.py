@@ -10,9 +10,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
-    Callbacks,
     Middleware,
-    Pipelines,
     Retries,
     ShutdownNotifications,
     TimeLimit,
@@ -42,15 +40,16 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     """Build (without connecting) the broker the settings name, with werving's middleware."""
     # Dramatiq runs "before" hooks in this order and "after" hooks in reverse: the
     # log context is bound first and cleared last, and the dead-letter recorder
-    # sees a message after Retries has decided whether it failed.
+    # sees a message after Retries has decided whether it failed. Dramatiq's
+    # Callbacks and Pipelines are left out: werving chains work through its own
+    # outbox, never through actor callbacks or pipelines, and every message would
+    # pay for their hooks.
     middleware: list[Middleware] = [
         LogContext(),
         DeadLetterRecorder(),
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
-        Callbacks(),
-        Pipelines(),
         Retries(max_retries=8, min_backoff=1_000, max_backoff=MAX_BACKOFF_MS),
     ]
     broker: dramatiq.Broker
