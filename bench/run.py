@@ -160,7 +160,7 @@ def end_to_end_figure(url: str, n: int, setup: Setup, floor_requests: int) -> No
     )
 
 
-def status_worker_figure(n: int, setup: WorkerSetup, profile: str) -> None:
+def status_worker_figure(n: int, setup: WorkerSetup, rounds: int, profile: str) -> None:
     def wants_profile(ratio: float) -> bool:
         return profile == "always" or (profile == "auto" and ratio < STATUS_TARGET_RATIO)
 
@@ -168,21 +168,27 @@ def status_worker_figure(n: int, setup: WorkerSetup, profile: str) -> None:
         scratch_database() as url,
         tempfile.TemporaryDirectory(prefix="werving-bench-") as log_dir,
     ):
-        figures = status_figures(url, n, setup, Path(log_dir), profile=wants_profile)
+        figures = status_figures(url, n, setup, Path(log_dir), rounds=rounds, profile=wants_profile)
         floor = dramatiq_floor(n, setup.processes, setup.threads, Path(log_dir))
-    worker, raw = figures.worker, figures.raw_rate
-    ratio = worker.rate / raw
+    median = figures.median
+    worker, raw, ratio = median.worker, median.raw_rate, median.ratio
     verdict = "meets" if ratio >= STATUS_TARGET_RATIO else "BELOW"
     print(
         f"status worker ({setup.processes} processes x {setup.threads} threads):"
         f" {worker.commands:,} withdraw_application in {worker.seconds:.2f} s"
-        f" = {fmt(worker.rate)} cmd/s | raw psycopg ({figures.raws[0].threads} threads):"
+        f" = {fmt(worker.rate)} cmd/s | raw psycopg ({median.raw_before.threads} threads):"
         f" {fmt(raw)} tx/s | ratio {ratio:.2f} ({verdict} target {STATUS_TARGET_RATIO:.2f})"
+        + (f", the median of {len(figures.rounds)} rounds" if len(figures.rounds) > 1 else "")
     )
-    spread = " / ".join(fmt(r.rate) for r in figures.raws)
+    if len(figures.rounds) > 1:
+        each = "; ".join(
+            f"{fmt(r.worker.rate)} / {fmt(r.raw_rate)} = {r.ratio:.2f}" for r in figures.rounds
+        )
+        print(f"    each round, worker / raw (mean of the raw runs either side): {each}")
     full = figures.raw_full
     print(
-        f"    raw, 4 statements + COMMIT: {spread} tx/s (before / after the worker);"
+        f"    raw, 4 statements + COMMIT: {fmt(median.raw_before.rate)} /"
+        f" {fmt(median.raw_after.rate)} tx/s (before / after the worker);"
         f" raw with the withdraw handler's statement set (+ lock and update the command row,"
         f" cancel mail jobs and interviews, two outbox inserts and their NOTIFY trigger):"
         f" {fmt(full.rate)} tx/s"
@@ -194,7 +200,7 @@ def status_worker_figure(n: int, setup: WorkerSetup, profile: str) -> None:
         f" ({fmt(worker.commands / max(worker.commit_span_s, 1e-3))} cmd/s)"
     )
     _cpu_line("worker, CPU ms per command", worker)
-    _cpu_line("raw 4 statements, CPU ms per tx", figures.raws[-1])
+    _cpu_line("raw 4 statements, CPU ms per tx", median.raw_after)
     _cpu_line("raw full set, CPU ms per tx", full)
     print(f"    the worker's PostgreSQL connections, sampled every 20 ms: {worker.states()}")
     print(
@@ -212,8 +218,8 @@ def status_worker_figure(n: int, setup: WorkerSetup, profile: str) -> None:
     )
     measured = {
         "the worker": worker.cpu,
-        "raw before": figures.raws[0].cpu,
-        "raw after": figures.raws[-1].cpu,
+        "raw before": median.raw_before.cpu,
+        "raw after": median.raw_after.cpu,
         "raw full set": full.cpu,
     }
     disturbed = [name for name, cpu in measured.items() if cpu.others_share > 0.10]
@@ -367,6 +373,9 @@ def main() -> int:
     parser.add_argument("--status-worker-processes", type=int, default=2)
     parser.add_argument("--status-worker-threads", type=int, default=8)
     parser.add_argument(
+        "--status-rounds", type=int, help="worker figures, each between two raw ones (3; quick 1)"
+    )
+    parser.add_argument(
         "--status-worker-log-level", default="WARNING", help="the status worker's WERVING_LOG_LEVEL"
     )
     parser.add_argument(
@@ -405,6 +414,7 @@ def main() -> int:
     messages = args.messages or (2_000 if args.quick else 20_000)
     commands = args.commands or (200 if args.quick else 2_000)
     status_commands = args.status_commands or (200 if args.quick else 2_000)
+    status_rounds = args.status_rounds or (1 if args.quick else 3)
     mail_count = args.mail_count or (200 if args.quick else 2_000)
     mail_rounds = args.mail_rounds or (1 if args.quick else 3)
     contracts = args.contracts or (20 if args.quick else 200)
@@ -443,7 +453,7 @@ def main() -> int:
                     args.status_worker_threads,
                     args.status_worker_log_level,
                 )
-                status_worker_figure(status_commands, status_setup, args.profile)
+                status_worker_figure(status_commands, status_setup, status_rounds, args.profile)
             if "mail" not in args.skip:
                 mail_setup = MailSetup(
                     args.mail_worker_processes,

@@ -17,6 +17,11 @@ withdraw handler's transaction also does (as of this writing): lock and update t
 command row, cancel the application's pending mail jobs and future interviews, and
 insert the two outbox rows (whose NOTIFY trigger takes PostgreSQL's notify lock at
 commit).
+
+Rounds: raw, then worker and raw again, ``rounds`` times (a batch of its own for every
+figure, the database analysed before each worker figure); each worker figure is set
+against the mean of the raw figures either side of it, and the round with the median
+ratio is the figure. The full-set variant runs once, at the end.
 """
 
 from __future__ import annotations
@@ -620,15 +625,32 @@ def profile_report(raw: str, top: int = 14) -> str:
 
 
 @dataclass
-class StatusFigures:
+class StatusRound:
+    """One worker figure and the raw 4-statement figures just before and just after it."""
+
     worker: WorkerResult
-    raws: list[RawResult]  # the 4-statement transaction, before and after the worker
+    raw_before: RawResult
+    raw_after: RawResult
+
+    @property
+    def raw_rate(self) -> float:
+        return (self.raw_before.rate + self.raw_after.rate) / 2
+
+    @property
+    def ratio(self) -> float:
+        return self.worker.rate / self.raw_rate
+
+
+@dataclass
+class StatusFigures:
+    rounds: list[StatusRound]
     raw_full: RawResult
     profiled: WorkerResult | None = None
 
     @property
-    def raw_rate(self) -> float:
-        return sum(r.rate for r in self.raws) / len(self.raws)
+    def median(self) -> StatusRound:
+        """The round with the median ratio (this machine's speed drifts within a minute)."""
+        return sorted(self.rounds, key=lambda r: r.ratio)[len(self.rounds) // 2]
 
 
 def status_figures(
@@ -637,22 +659,27 @@ def status_figures(
     setup: WorkerSetup,
     log_dir: Path,
     *,
+    rounds: int,
     profile: Callable[[float], bool],
 ) -> StatusFigures:
-    """Raw, worker, raw again, raw with the worker's full statement set; then, when
-    ``profile(ratio)`` says so, the worker once more under py-spy."""
-    worker_batch = accepted_batch(url, n)
-    raw_batches = [stored_batch(url, n) for _ in range(3)]
-    publish_tasks(url, n)
-    # Statistics for the rows just added, as autovacuum keeps them: statements are
-    # planned once per connection (psycopg prepares them), for near-empty tables else.
-    sql(url, "ANALYZE")
-    raws = [raw_rate(url, raw_batches[0], full=False)]
-    worker = worker_rate(url, worker_batch, setup, log_dir)
-    raws.append(raw_rate(url, raw_batches[1], full=False))
-    raw_full = raw_rate(url, raw_batches[2], full=True)
-    figures = StatusFigures(worker, raws, raw_full)
-    if profile(worker.rate / figures.raw_rate):
+    """Raw, then ``rounds`` times worker and raw again, then raw with the worker's full
+    statement set; then, when ``profile(ratio)`` says so for the median round, the worker
+    once more under py-spy. Every worker and raw figure has a batch of its own."""
+    raw_batches = [stored_batch(url, n) for _ in range(rounds + 2)]
+    raw = raw_rate(url, raw_batches[0], full=False)
+    completed: list[StatusRound] = []
+    for i in range(rounds):
+        batch = accepted_batch(url, n)  # its outbox rows: the only ones to relay
+        # Statistics for the rows just added, as autovacuum keeps them: statements are
+        # planned once per connection (psycopg prepares them), for near-empty tables else.
+        sql(url, "ANALYZE")
+        publish_tasks(url, n)
+        worker = worker_rate(url, batch, setup, log_dir)
+        after = raw_rate(url, raw_batches[i + 1], full=False)
+        completed.append(StatusRound(worker, raw, after))
+        raw = after
+    figures = StatusFigures(completed, raw_rate(url, raw_batches[-1], full=True))
+    if profile(figures.median.ratio):
         if not py_spy_available():
             print("    (py-spy not found: `.venv/bin/pip install py-spy` for the worker's profile)")
             return figures
