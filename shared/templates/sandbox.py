@@ -9,7 +9,8 @@ bounds neither CPU nor memory. This module adds the rest:
 - integer literals are capped, so no filter gets a huge width or count;
 - undefined variables are errors (``StrictUndefined``), HTML output is escaped;
 - output is capped and rendering is stopped when it runs too long, also inside
-  loops that produce no output.
+  loops that produce no output (werving's own templates, ``trusted``, render in the
+  same sandbox without that deadline).
 """
 
 from __future__ import annotations
