@@ -18,10 +18,11 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import pika
 import psycopg
@@ -476,3 +477,38 @@ def wait_first_drop(queue: str, n: int, process: Process) -> float:
     raise BenchError(
         f"the worker took no message in {WORKER_STARTUP_TIMEOUT_S:.0f} s:\n{process.tail()}"
     )
+
+
+# -- rounds ----------------------------------------------------------------------------
+
+
+class Rated(Protocol):
+    @property
+    def rate(self) -> float: ...
+
+
+W = TypeVar("W", bound=Rated)
+R = TypeVar("R", bound=Rated)
+
+
+@dataclass
+class Round(Generic[W, R]):
+    """One worker figure and the raw figures measured just before and just after it."""
+
+    worker: W
+    raw_before: R
+    raw_after: R
+
+    @property
+    def raw_rate(self) -> float:
+        return (self.raw_before.rate + self.raw_after.rate) / 2
+
+    @property
+    def ratio(self) -> float:
+        return self.worker.rate / self.raw_rate
+
+
+def median_round(rounds: Sequence[Round[W, R]]) -> Round[W, R]:
+    """The round with the median ratio: this machine's speed drifts by a fifth or more
+    within a minute, and a round's raw and worker phases are seconds apart."""
+    return sorted(rounds, key=lambda r: r.ratio)[len(rounds) // 2]

@@ -41,6 +41,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime as rfc2822_date
 from email.utils import formataddr, make_msgid
 from pathlib import Path
+from typing import TypeAlias
 
 import aiosmtplib
 import psycopg
@@ -55,7 +56,9 @@ from bench._common import (
     BenchError,
     CpuMeter,
     Process,
+    Round,
     free_port,
+    median_round,
     parent_pid,
     process_group,
     rabbitmq_url,
@@ -396,22 +399,7 @@ def worker_rate(
 
 # -- the figure ------------------------------------------------------------------------
 
-
-@dataclass
-class MailRound:
-    """One worker figure and the raw figures measured just before and just after it."""
-
-    worker: WorkerResult
-    raw_before: RawResult
-    raw_after: RawResult
-
-    @property
-    def raw_rate(self) -> float:
-        return (self.raw_before.rate + self.raw_after.rate) / 2
-
-    @property
-    def ratio(self) -> float:
-        return self.worker.rate / self.raw_rate
+MailRound: TypeAlias = Round[WorkerResult, RawResult]
 
 
 @dataclass
@@ -421,9 +409,7 @@ class MailFigures:
 
     @property
     def median(self) -> MailRound:
-        """The round with the median ratio: this machine's speed drifts by a fifth or more
-        over a minute, and the raw and worker phases of a round are seconds apart."""
-        return sorted(self.rounds, key=lambda r: r.ratio)[len(self.rounds) // 2]
+        return median_round(self.rounds)
 
 
 def mail_figures(

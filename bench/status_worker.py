@@ -41,7 +41,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import psycopg
 from sqlalchemy import insert
@@ -54,6 +54,8 @@ from bench._common import (
     BenchError,
     CpuMeter,
     Process,
+    Round,
+    median_round,
     parent_pid,
     process_group,
     rabbitmq_url,
@@ -624,21 +626,7 @@ def profile_report(raw: str, top: int = 14) -> str:
 # -- the figure ------------------------------------------------------------------------
 
 
-@dataclass
-class StatusRound:
-    """One worker figure and the raw 4-statement figures just before and just after it."""
-
-    worker: WorkerResult
-    raw_before: RawResult
-    raw_after: RawResult
-
-    @property
-    def raw_rate(self) -> float:
-        return (self.raw_before.rate + self.raw_after.rate) / 2
-
-    @property
-    def ratio(self) -> float:
-        return self.worker.rate / self.raw_rate
+StatusRound: TypeAlias = Round[WorkerResult, RawResult]
 
 
 @dataclass
@@ -649,8 +637,7 @@ class StatusFigures:
 
     @property
     def median(self) -> StatusRound:
-        """The round with the median ratio (this machine's speed drifts within a minute)."""
-        return sorted(self.rounds, key=lambda r: r.ratio)[len(self.rounds) // 2]
+        return median_round(self.rounds)
 
 
 def status_figures(
