@@ -26,8 +26,10 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if (
@@ -37,6 +39,7 @@ if (
 
 from bench._common import (  # noqa: E402
     BenchError,
+    Round,
     bench_vhost,
     declare_bench_queue,
     delete_bench_queue,
@@ -160,6 +163,18 @@ def end_to_end_figure(url: str, n: int, setup: Setup, floor_requests: int) -> No
     )
 
 
+def _median_of(rounds: Sequence[Round[Any, Any]]) -> str:
+    return f", the median of {len(rounds)} rounds" if len(rounds) > 1 else ""
+
+
+def _print_rounds(rounds: Sequence[Round[Any, Any]]) -> None:
+    if len(rounds) > 1:
+        each = "; ".join(
+            f"{fmt(r.worker.rate)} / {fmt(r.raw_rate)} = {r.ratio:.2f}" for r in rounds
+        )
+        print(f"    each round, worker / raw (mean of the raw runs either side): {each}")
+
+
 def status_worker_figure(n: int, setup: WorkerSetup, rounds: int, profile: str) -> None:
     def wants_profile(ratio: float) -> bool:
         return profile == "always" or (profile == "auto" and ratio < STATUS_TARGET_RATIO)
@@ -178,13 +193,9 @@ def status_worker_figure(n: int, setup: WorkerSetup, rounds: int, profile: str) 
         f" {worker.commands:,} withdraw_application in {worker.seconds:.2f} s"
         f" = {fmt(worker.rate)} cmd/s | raw psycopg ({median.raw_before.threads} threads):"
         f" {fmt(raw)} tx/s | ratio {ratio:.2f} ({verdict} target {STATUS_TARGET_RATIO:.2f})"
-        + (f", the median of {len(figures.rounds)} rounds" if len(figures.rounds) > 1 else "")
+        + _median_of(figures.rounds)
     )
-    if len(figures.rounds) > 1:
-        each = "; ".join(
-            f"{fmt(r.worker.rate)} / {fmt(r.raw_rate)} = {r.ratio:.2f}" for r in figures.rounds
-        )
-        print(f"    each round, worker / raw (mean of the raw runs either side): {each}")
+    _print_rounds(figures.rounds)
     full = figures.raw_full
     print(
         f"    raw, 4 statements + COMMIT: {fmt(median.raw_before.rate)} /"
@@ -256,13 +267,9 @@ def mail_figure(n: int, setup: MailSetup, rounds: int, profile: str) -> None:
         f" {worker.emails:,} receipts queue -> aiosmtpd sink in {worker.seconds:.2f} s"
         f" = {fmt(worker.rate)} emails/s | raw aiosmtplib (one connection):"
         f" {fmt(raw)} msgs/s | ratio {ratio:.2f} ({verdict} target {MAIL_TARGET_RATIO:.2f})"
-        + (f", the median of {len(figures.rounds)} rounds" if len(figures.rounds) > 1 else "")
+        + _median_of(figures.rounds)
     )
-    if len(figures.rounds) > 1:
-        each = "; ".join(
-            f"{fmt(r.worker.rate)} / {fmt(r.raw_rate)} = {r.ratio:.2f}" for r in figures.rounds
-        )
-        print(f"    each round, worker / raw (mean of the raw runs either side): {each}")
+    _print_rounds(figures.rounds)
     print(
         f"    raw: {fmt(median.raw_before.rate)} / {fmt(median.raw_after.rate)} msgs/s (before"
         f" / after the worker), {median.raw_before.size:,} bytes per message; first drop"

@@ -63,25 +63,20 @@ class FoundOverride:
         return (self.purpose, self.locale) == (purpose, locale)
 
 
-# The columns of an organisation's template, labelled for ``found_override``, for a
-# statement that outer-joins ``email_templates`` to something else.
+# The columns of an organisation's template, for a statement that outer-joins
+# ``email_templates`` to something else (whose other columns must not be named
+# ``subject``, ``text``, ``html`` or ``version``): what ``found_override`` reads.
 OVERRIDE_COLUMNS: Final = (
-    _templates.c.id.label("template__id"),
-    _templates.c.subject.label("template__subject"),
-    _templates.c.text.label("template__text"),
-    _templates.c.html.label("template__html"),
-    _templates.c.version.label("template__version"),
+    _templates.c.id.label("template_id"),
+    *_OVERRIDE.selected_columns,
 )
 
 
 def found_override(row: Any, purpose: str, locale: str) -> FoundOverride:
     """The lookup for ``purpose`` and ``locale`` whose outer join ``row`` holds."""
-    if row.template__id is None:
+    if row.template_id is None:
         return FoundOverride(purpose, locale, None)
-    templates = TemplateSet(
-        subject=row.template__subject, text=row.template__text, html=row.template__html
-    )
-    return FoundOverride(purpose, locale, Override(templates, row.template__version))
+    return FoundOverride(purpose, locale, Override(template_set(row), row.version))
 
 
 def override_to_send(

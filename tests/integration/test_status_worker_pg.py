@@ -4,13 +4,11 @@ for the writes nothing reads back, and nothing of either when the transaction fa
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.status_worker.unit_of_work import run_command
@@ -29,26 +27,12 @@ from shared.errors import PermanentError
 from shared.ids import new_id
 from tests.conftest import make_tenant
 from tests.factories import open_vacancy, register_body, withdraw_body
+from tests.sql_log import statements
 from tests.workflow import HANDLERS, accept, run, task_message
 
 pytestmark = pytest.mark.integration
 
 LATER = (datetime.now(UTC) + timedelta(days=3)).isoformat()
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """The SQL of every statement sent meanwhile, in order."""
-    sent: list[str] = []
-
-    def remember(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
 
 
 def _count(db: Database, model: type[Any], *where: Any) -> int:

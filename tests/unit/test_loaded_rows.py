@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from shared.db.database import Database
 from shared.db.loaded_rows import attach, columns
 from shared.db.models import Organisation
 from tests.conftest import Tenant
-
-
-@contextmanager
-def statements(session: Session) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def heard(*args: Any) -> None:
-        seen.append(args[2])
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", heard)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", heard)
+from tests.sql_log import statements
 
 
 def _row(session: Session, tenant: Tenant) -> Any:
@@ -47,7 +31,7 @@ def test_an_attached_row_is_a_persistent_unmodified_object_the_session_holds(
         assert inspect(organisation).persistent
         assert organisation.name == row.org__name
         assert not session.dirty
-        with statements(session) as seen:
+        with statements(db) as seen:
             assert session.get(Organisation, tenant.organisation_id) is organisation
             session.flush()
         assert seen == []  # found in the identity map; nothing to write
@@ -58,7 +42,7 @@ def test_a_change_to_an_attached_object_is_written_at_flush(db: Database, tenant
         organisation = attach(session, Organisation, _row(session, tenant), "org__")
         assert organisation is not None
         organisation.name = "Renamed BV"
-        with statements(session) as seen:
+        with statements(db) as seen:
             session.flush()
         assert [s.split()[0] for s in seen] == ["UPDATE"]
 
