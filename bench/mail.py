@@ -105,7 +105,7 @@ finally:
 @dataclass(frozen=True)
 class MailSetup:
     processes: int = 2
-    threads: int = 4
+    threads: int = 8
     log_level: str = "WARNING"
 
 

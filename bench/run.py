@@ -394,7 +394,7 @@ def main() -> int:
     )
     parser.add_argument("--mail-count", type=int, help="mail worker emails (2,000; quick 200)")
     parser.add_argument("--mail-worker-processes", type=int, default=2)
-    parser.add_argument("--mail-worker-threads", type=int, default=4)
+    parser.add_argument("--mail-worker-threads", type=int, default=8)
     parser.add_argument(
         "--mail-rounds", type=int, help="worker figures, each between two raw ones (3; quick 1)"
     )
