@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     events_exchange: str = "werving.events"
     ingress_queue: str = "werving.commands"
 
+    worker_db_pool_size: int = Field(
+        default=16,
+        ge=1,
+        le=500,
+        description="PostgreSQL connections a worker process keeps, opened as its threads"
+        " need them (one each); at least its --threads, or connections are opened and"
+        " closed per message",
+    )
+
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_s: float = Field(default=0.25, gt=0)
 

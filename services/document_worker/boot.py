@@ -11,7 +11,7 @@ import dramatiq
 
 from services.document_worker.composition import ComposedDocument
 from services.document_worker.pdf import RenderedPdf, RenderLimits, render_pdf
-from shared.db.database import Database
+from shared.db.database import worker_database
 from shared.documents.storage import storage_from_settings
 from shared.messaging.broker import boot_worker
 from shared.messaging.dead_letters import record_dead_letter
@@ -20,7 +20,7 @@ from shared.messaging.routes import DOCUMENTS_QUEUE
 from shared.settings import get_settings
 
 settings = get_settings()
-db = Database(settings.database_url, pool_size=8)
+db = worker_database(settings)
 storage = storage_from_settings(settings)
 limits = RenderLimits.from_settings(settings)
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 import dramatiq
 
 from services.mail_worker.mailer import SmtpMailer
-from shared.db.database import Database
+from shared.db.database import worker_database
 from shared.documents.storage import storage_from_settings
 from shared.messaging.broker import boot_worker
 from shared.messaging.dead_letters import record_dead_letter
@@ -22,7 +22,7 @@ from shared.settings import get_settings
 settings = get_settings()
 # No pre-ping round trip per checkout: a lost connection fails its transaction, and
 # recording an outcome tries once more (delivery._record).
-db = Database(settings.database_url, pool_size=8, pre_ping=False)
+db = worker_database(settings, pre_ping=False)
 mailer = SmtpMailer(settings)
 storage = storage_from_settings(settings)
 lease = timedelta(seconds=settings.mail_lease_s)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dramatiq
 
 from services.status_worker.unit_of_work import fail_command
-from shared.db.database import Database
+from shared.db.database import worker_database
 from shared.messaging.broker import boot_worker
 from shared.messaging.dead_letters import record_dead_letter
 from shared.messaging.middleware import describe_failure
@@ -17,7 +17,7 @@ from shared.messaging.routes import STATUS_QUEUE
 from shared.settings import get_settings
 
 settings = get_settings()
-db = Database(settings.database_url, pool_size=8, pre_ping=False)
+db = worker_database(settings, pre_ping=False)
 
 
 def _record_failure(message: dramatiq.MessageProxy, exception: BaseException) -> None:

@@ -11,6 +11,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.settings import Settings
+
 
 def make_engine(url: str, *, pool_size: int = 5, pre_ping: bool = True) -> Engine:
     parsed = make_url(url)
@@ -74,3 +76,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def worker_database(settings: Settings, *, pre_ping: bool = True) -> Database:
+    """A worker process's database. Each thread holds one connection while it handles a
+    message; the pool keeps up to ``worker_db_pool_size`` of them between messages, and a
+    thread beyond that would open and close a connection for every message."""
+    return Database(
+        settings.database_url, pool_size=settings.worker_db_pool_size, pre_ping=pre_ping
+    )

@@ -1,0 +1,66 @@
+"""A worker process keeps one PostgreSQL connection per thread between messages."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import event, text
+
+from shared.db.database import Database, worker_database
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+ROUNDS = 3
+
+
+def _connections_opened(db: Database, threads: int) -> int:
+    """Run ``ROUNDS`` rounds of ``threads`` transactions held open together, as a busy
+    worker's threads hold theirs; how many connections the pool opened meanwhile."""
+    opened = 0
+    lock = threading.Lock()
+
+    def count(*_: object) -> None:
+        nonlocal opened
+        with lock:
+            opened += 1
+
+    event.listen(db.engine, "connect", count)
+    together = threading.Barrier(threads)
+
+    def handle_message() -> None:
+        with db.transaction() as session:
+            session.execute(text("SELECT 1"))
+            together.wait(timeout=30)
+
+    for _ in range(ROUNDS):
+        workers = [threading.Thread(target=handle_message) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    return opened
+
+
+def test_a_worker_with_as_many_threads_as_the_default_pool_opens_each_connection_once(
+    postgres_url: str,
+) -> None:
+    settings = Settings(database_url=postgres_url)
+    threads = settings.worker_db_pool_size
+    db = worker_database(settings, pre_ping=False)
+    try:
+        assert _connections_opened(db, threads) == threads
+    finally:
+        db.dispose()
+
+
+def test_a_pool_smaller_than_the_threads_opens_connections_for_every_round(
+    postgres_url: str,
+) -> None:
+    # What worker_db_pool_size is for: the threads beyond the pool connect per message.
+    db = worker_database(Settings(database_url=postgres_url, worker_db_pool_size=2))
+    try:
+        assert _connections_opened(db, threads=4) == 2 + 2 * ROUNDS
+    finally:
+        db.dispose()
