@@ -20,7 +20,8 @@ Bare WeasyPrint: the document the worker renders for the first of those contract
 ``HTML(string=html).write_pdf()`` with the defaults, ``k`` times in the bench process after
 one warm-up render; then the same with the worker's options (PDF/A-3b, the locked-down URL
 fetcher, title and language) but without its caches (one font configuration for the
-child's life, the page stylesheet parsed once).
+child's life, the page stylesheet parsed once). Both before and after the worker's
+figure: the machine's speed drifts, and the worker is set against the mean of the two.
 """
 
 from __future__ import annotations
@@ -348,7 +349,18 @@ def _wait_stored(url: str, organisation_id: uuid.UUID, n: int, process: Process)
 @dataclass
 class DocumentFigures:
     worker: WorkerResult
-    bare: list[BareResult]
+    # bare_weasyprint's results (defaults, then the worker's options), before and after
+    bare_before: list[BareResult]
+    bare_after: list[BareResult]
+
+    @property
+    def bare_ms(self) -> float:
+        """Bare WeasyPrint's mean time per render with the defaults, before and after."""
+        return statistics.fmean((self.bare_before[0].mean_ms, self.bare_after[0].mean_ms))
+
+    @property
+    def factor(self) -> float:
+        return self.worker.ms_per_contract / self.bare_ms
 
 
 def document_figures(
@@ -356,6 +368,7 @@ def document_figures(
 ) -> DocumentFigures:
     organisation_id = contract_jobs(url, n)
     html, composed = first_contract_html(url, organisation_id)
-    bare = bare_weasyprint(html, composed, bare_renders)
+    before = bare_weasyprint(html, composed, bare_renders)
     worker = worker_rate(url, organisation_id, n, setup, log_dir)
-    return DocumentFigures(worker, bare)
+    after = bare_weasyprint(html, composed, bare_renders)
+    return DocumentFigures(worker, before, after)
