@@ -28,11 +28,15 @@ def _connections_opened(db: Database, threads: int) -> int:
 
     event.listen(db.engine, "connect", count)
     together = threading.Barrier(threads)
+    failures: list[BaseException] = []
 
     def handle_message() -> None:
-        with db.transaction() as session:
-            session.execute(text("SELECT 1"))
-            together.wait(timeout=30)
+        try:
+            with db.transaction() as session:
+                session.execute(text("SELECT 1"))
+                together.wait(timeout=30)
+        except BaseException as exc:  # reported below: a thread's exception is lost else
+            failures.append(exc)
 
     for _ in range(ROUNDS):
         workers = [threading.Thread(target=handle_message) for _ in range(threads)]
@@ -40,6 +44,7 @@ def _connections_opened(db: Database, threads: int) -> int:
             worker.start()
         for worker in workers:
             worker.join()
+    assert failures == []
     return opened
 
 
