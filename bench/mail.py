@@ -79,9 +79,9 @@ from shared.ids import new_id
 from shared.messaging.routes import MAIL_QUEUE
 
 SETTLE_S = 3.0
-# Emails the worker sends before the clock starts, as raw aiosmtplib sends 200 untimed
-# ones first: a fresh worker process opens its connections (PostgreSQL, SMTP) and
-# compiles its templates and statements on its first messages.
+# Messages sent before the clock starts: by raw aiosmtplib once per figure, and by each
+# worker figure, whose fresh processes open their connections (PostgreSQL, SMTP) and
+# compile their templates and statements on their first messages.
 WARM_UP = 200
 
 # The sink: one byte appended to argv[2] per message accepted; runs until SIGTERM.
@@ -450,7 +450,7 @@ def mail_figures(
     ``n`` jobs each time, the same sink)."""
     messages = prebuilt_messages(n)
     with smtp_sink(log_dir) as sink:
-        raw_rate(sink, messages[: min(n, 200)])  # warm the sink and the client; not counted
+        raw_rate(sink, messages[: min(n, WARM_UP)])  # warm the sink and the client; not counted
         raw = raw_rate(sink, messages)
         figures = MailFigures([])
         for _ in range(rounds):
