@@ -454,6 +454,10 @@ class CpuMeter:
 
 
 WORKER_POLL_S = 0.02
+# Units of work done before a worker figure's clock starts, and as many untimed ones by
+# its raw counterpart first: fresh worker processes open their connections (PostgreSQL,
+# SMTP), and compile their templates and statements, on their first messages.
+WARM_UP = 200
 WORKER_STARTUP_TIMEOUT_S = 60.0
 # Lines in a worker's log that mean a message did not simply succeed.
 WORKER_TROUBLE = re.compile(r"Failed to process message|Retrying message|Traceback")

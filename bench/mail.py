@@ -52,6 +52,7 @@ from sqlalchemy import insert
 from bench._common import (
     BIN,
     PHASE_TIMEOUT_S,
+    WARM_UP,
     WORKER_POLL_S,
     WORKER_STARTUP_TIMEOUT_S,
     WORKER_TROUBLE,
@@ -79,11 +80,6 @@ from shared.ids import new_id
 from shared.messaging.routes import MAIL_QUEUE
 
 SETTLE_S = 3.0
-# Messages sent before the clock starts: by raw aiosmtplib once per figure, and by each
-# worker figure, whose fresh processes open their connections (PostgreSQL, SMTP) and
-# compile their templates and statements on their first messages.
-WARM_UP = 200
-
 # The sink: one byte appended to argv[2] per message accepted; runs until SIGTERM.
 SINK_SCRIPT = """
 import signal, sys

@@ -5,18 +5,19 @@ Worker: ``n`` ``withdraw_application`` commands for applications seeded in statu
 ``received`` are accepted through ``acceptance.accept_command`` (command, outbox and
 idempotency rows, 500 per transaction) and published to the ``status`` queue by the
 real relay, with no worker running. After a few seconds for RabbitMQ to settle, the
-real worker (``dramatiq services.status_worker.actors --queues status``) starts; the
-clock runs from the first drop of the queue's ready count (polled every 20 ms) until
-every command row has status ``succeeded`` (polled every 20 ms).
+real worker (``dramatiq services.status_worker.actors --queues status``) starts. The
+queue holds ``WARM_UP`` (200) commands more than ``n``: the clock starts when that many
+have status ``succeeded`` and runs until all have (polled every 20 ms). The rate with the
+start-up included, from the first drop of the queue's ready count, is kept beside it.
 
-Raw: 8 threads, one psycopg connection each, run ``n`` transactions on other
-applications of the same database: ``INSERT INTO inbox ... ON CONFLICT DO NOTHING
-RETURNING``, ``SELECT ... FROM applications ... FOR UPDATE``, ``UPDATE applications``,
-``INSERT INTO application_events``, ``COMMIT``. A second raw variant adds what the
-withdraw handler's transaction also does (as of this writing): lock and update the
-command row, cancel the application's pending mail jobs and future interviews, and
-insert the two outbox rows (whose NOTIFY trigger takes PostgreSQL's notify lock at
-commit).
+Raw: 8 threads, one psycopg connection each, run ``WARM_UP`` untimed transactions, then
+``n`` timed ones, on other applications of the same database: ``INSERT INTO inbox ...
+ON CONFLICT DO NOTHING RETURNING``, ``SELECT ... FROM applications ... FOR UPDATE``,
+``UPDATE applications``, ``INSERT INTO application_events``, ``COMMIT``. A second raw
+variant adds what the withdraw handler's transaction also does (as of this writing):
+lock and update the command row, cancel the application's pending mail jobs and future
+interviews, and insert the two outbox rows (whose NOTIFY trigger takes PostgreSQL's
+notify lock at commit).
 
 Rounds: raw, then worker and raw again, ``rounds`` times (a batch of its own for every
 figure, the database analysed before each worker figure); each worker figure is set
@@ -49,6 +50,7 @@ from sqlalchemy import insert
 from bench._common import (
     BIN,
     PHASE_TIMEOUT_S,
+    WARM_UP,
     WORKER_POLL_S,
     WORKER_TROUBLE,
     BenchError,
@@ -95,11 +97,11 @@ class Batch:
 
 @dataclass
 class WorkerResult:
-    commands: int
-    seconds: float  # first drop of the ready count -> every command succeeded (polled)
+    commands: int  # timed, after the warm-up
+    seconds: float  # warm-up succeeded -> every command succeeded (polled)
+    cold_s: float  # first drop of the ready count -> every command succeeded, warm-up included
     to_first_commit_s: float  # first drop -> first completed_at
-    commit_span_s: float  # first completed_at -> last completed_at
-    cpu: CpuMeter
+    cpu: CpuMeter  # from the end of the warm-up
     backend_states: Counter[str]  # samples of the worker's PostgreSQL connections
     setup: WorkerSetup
     profile: str = ""
@@ -107,6 +109,11 @@ class WorkerResult:
     @property
     def rate(self) -> float:
         return self.commands / self.seconds
+
+    @property
+    def cold_rate(self) -> float:
+        """Commands per second from the worker's start, its warm-up included."""
+        return (self.commands + WARM_UP) / self.cold_s
 
     def states(self) -> str:
         total = sum(self.backend_states.values()) or 1
@@ -254,13 +261,21 @@ def _stop_children(pid: int) -> None:
 
 
 def _wait_committed(
-    url: str, batch: Batch, process: Process, states: Counter[str], backend_pids: set[int]
-) -> float:
-    """Poll until every command of ``batch`` succeeded; returns the perf_counter then.
+    url: str,
+    batch: Batch,
+    process: Process,
+    states: Counter[str],
+    backend_pids: set[int],
+    warmed_up: Callable[[], None],
+) -> tuple[float, float]:
+    """Poll until every command of ``batch`` succeeded; perf_counter when ``WARM_UP`` had
+    (then ``warmed_up()`` is called), and when all had.
 
-    Also samples the state of the worker's PostgreSQL connections at each poll.
+    Also samples the state of the worker's PostgreSQL connections at each poll, after
+    the warm-up.
     """
     n = len(batch.command_ids)
+    warm: float | None = None
     deadline = time.monotonic() + PHASE_TIMEOUT_S
     next_log_check = time.monotonic() + 1.0
     counts: dict[str, int] = {}
@@ -272,8 +287,11 @@ def _wait_committed(
             ).fetchall()
             now = time.perf_counter()
             counts = {str(status): int(count) for status, count in rows}
-            if counts.get("succeeded", 0) >= n:
-                return now
+            if warm is None and counts.get("succeeded", 0) >= WARM_UP:
+                warm = now
+                warmed_up()
+            if warm is not None and counts.get("succeeded", 0) >= n:
+                return warm, now
             if set(counts) - {"accepted", "succeeded"}:
                 raise BenchError(f"commands ended otherwise: {counts}\n{process.tail()}")
             for pid, state, wait in connection.execute(
@@ -282,7 +300,8 @@ def _wait_committed(
                 " AND pid <> pg_backend_pid()"
             ).fetchall():
                 backend_pids.add(int(pid))
-                states[_state(str(state), wait)] += 1
+                if warm is not None:
+                    states[_state(str(state), wait)] += 1
             if time.monotonic() > next_log_check:
                 process.check_alive()
                 if WORKER_TROUBLE.search(process.tail(20_000)):
@@ -302,20 +321,21 @@ def _state(state: str, wait: str | None) -> str:
     return "idle (between transactions)" if state == "idle" else state
 
 
-def _commit_times(url: str, batch: Batch) -> tuple[datetime, datetime]:
+def _first_commit(url: str, batch: Batch) -> datetime:
     with psycopg.connect(url, autocommit=True) as connection:
         row = connection.execute(
-            "SELECT min(completed_at), max(completed_at) FROM commands WHERE organisation_id = %s",
+            "SELECT min(completed_at) FROM commands WHERE organisation_id = %s",
             (batch.organisation_id,),
         ).fetchone()
-    assert row is not None
-    return row[0], row[1]
+    assert row is not None and isinstance(row[0], datetime)
+    return row[0]
 
 
 def worker_rate(
     url: str, batch: Batch, setup: WorkerSetup, log_dir: Path, *, profile: bool = False
 ) -> WorkerResult:
-    """Time the real worker draining ``batch``, already in the ``status`` queue."""
+    """Time the real worker draining ``batch``, already in the ``status`` queue, from the
+    moment its first ``WARM_UP`` commands have succeeded."""
     n = len(batch.command_ids)
     time.sleep(SETTLE_S)  # let RabbitMQ write the queue to disk and go quiet
     states: Counter[str] = Counter()
@@ -332,10 +352,11 @@ def worker_rate(
             }
         )
         started, started_utc = wait_first_drop(STATUS_QUEUE, n, process), datetime.now(UTC)
-        cpu.start()  # the worker's processes have booted: count only its work from here
-        finished = _wait_committed(url, batch, process, states, backend_pids)
+        warm, finished = _wait_committed(
+            url, batch, process, states, backend_pids, warmed_up=cpu.start
+        )
         cpu.stop()
-    first_commit, last_commit = _commit_times(url, batch)
+    first_commit = _first_commit(url, batch)
     report = ""
     if profile:
         report = (
@@ -345,10 +366,10 @@ def worker_rate(
             + process.log_path.read_text(errors="replace")[-3000:]
         )
     return WorkerResult(
-        commands=n,
-        seconds=finished - started,
+        commands=n - WARM_UP,
+        seconds=finished - warm,
+        cold_s=finished - started,
         to_first_commit_s=(first_commit - started_utc).total_seconds(),
-        commit_span_s=(last_commit - first_commit).total_seconds(),
         cpu=cpu,
         backend_states=states,
         setup=setup,
@@ -481,27 +502,13 @@ def _backend_pid(connection: psycopg.Connection[Any]) -> int:
 
 
 def raw_rate(url: str, batch: Batch, *, full: bool, threads: int = RAW_THREADS) -> RawResult:
-    """``len(batch)`` transactions on ``threads`` threads, one connection each."""
+    """``len(batch)`` transactions on ``threads`` threads, one connection each; the clock
+    starts after the first ``WARM_UP`` of them."""
     items = list(zip(batch.application_ids, batch.command_ids, strict=True))
+    warm_up, items = items[:WARM_UP], items[WARM_UP:]
     connections = [psycopg.connect(url) for _ in range(threads)]
     try:
         backends = {_backend_pid(c) for c in connections}
-        ready = threading.Barrier(threads + 1)
-        deadline = time.monotonic() + PHASE_TIMEOUT_S
-        done = [0] * threads
-        errors: list[BaseException] = []
-
-        def run(k: int) -> None:
-            try:
-                ready.wait(timeout=30)
-                for application_id, command_id in items[k::threads]:
-                    if time.monotonic() > deadline:
-                        return
-                    _raw_transaction(connections[k], batch, application_id, command_id, full)
-                    done[k] += 1
-            except BaseException as exc:
-                errors.append(exc)
-
         cpu = CpuMeter(
             {
                 "bench (8 threads)": lambda: [os.getpid()],
@@ -510,15 +517,38 @@ def raw_rate(url: str, batch: Batch, *, full: bool, threads: int = RAW_THREADS) 
                 "RabbitMQ": "beam.smp",
             }
         )
+        started = [0.0]
+
+        def start_clock() -> None:
+            cpu.start()
+            started[0] = time.perf_counter()
+
+        # Every thread through its share of the warm-up: the clock starts, then they go on.
+        warmed_up = threading.Barrier(threads, action=start_clock)
+        deadline = time.monotonic() + PHASE_TIMEOUT_S
+        done = [0] * threads
+        errors: list[BaseException] = []
+
+        def run(k: int) -> None:
+            try:
+                for application_id, command_id in warm_up[k::threads]:
+                    _raw_transaction(connections[k], batch, application_id, command_id, full)
+                warmed_up.wait(timeout=PHASE_TIMEOUT_S)
+                for application_id, command_id in items[k::threads]:
+                    if time.monotonic() > deadline:
+                        return
+                    _raw_transaction(connections[k], batch, application_id, command_id, full)
+                    done[k] += 1
+            except BaseException as exc:
+                errors.append(exc)
+                warmed_up.abort()  # the others stop waiting for this thread
+
         pool = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(threads)]
         for thread in pool:
             thread.start()
-        cpu.start()
-        ready.wait(timeout=30)
-        started = time.perf_counter()
         for thread in pool:
             thread.join(timeout=PHASE_TIMEOUT_S + 10)
-        seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started[0]
         cpu.stop()
     finally:
         for c in connections:
@@ -652,15 +682,15 @@ def status_figures(
     """Raw, then ``rounds`` times worker and raw again, then raw with the worker's full
     statement set; then, when ``profile(ratio)`` says so for the median round, the worker
     once more under py-spy. Every worker and raw figure has a batch of its own."""
-    raw_batches = [stored_batch(url, n) for _ in range(rounds + 2)]
+    raw_batches = [stored_batch(url, WARM_UP + n) for _ in range(rounds + 2)]
     raw = raw_rate(url, raw_batches[0], full=False)
     completed: list[StatusRound] = []
     for i in range(rounds):
-        batch = accepted_batch(url, n)  # its outbox rows: the only ones to relay
+        batch = accepted_batch(url, WARM_UP + n)  # its outbox rows: the only ones to relay
         # Statistics for the rows just added, as autovacuum keeps them: statements are
         # planned once per connection (psycopg prepares them), for near-empty tables else.
         sql(url, "ANALYZE")
-        publish_tasks(url, n)
+        publish_tasks(url, WARM_UP + n)
         worker = worker_rate(url, batch, setup, log_dir)
         after = raw_rate(url, raw_batches[i + 1], full=False)
         completed.append(StatusRound(worker, raw, after))
@@ -670,7 +700,7 @@ def status_figures(
         if not py_spy_available():
             print("    (py-spy not found: `.venv/bin/pip install py-spy` for the worker's profile)")
             return figures
-        profiled_batch = accepted_batch(url, n)
-        publish_tasks(url, n)
+        profiled_batch = accepted_batch(url, WARM_UP + n)
+        publish_tasks(url, WARM_UP + n)
         figures.profiled = worker_rate(url, profiled_batch, setup, log_dir, profile=True)
     return figures
