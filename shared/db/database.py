@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,12 +46,24 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 5, pre_ping: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        pre_ping: bool = True,
+        session_per_thread: bool = False,
+    ) -> None:
         """``pre_ping`` tests each connection with a round trip before use. Workers turn
         it off: a connection lost meanwhile fails that one transaction, SQLAlchemy
-        then replaces the pool's connections, and the message is retried."""
+        then replaces the pool's connections, and the message is retried.
+
+        ``session_per_thread`` has each thread run its transactions on one ``Session``
+        it keeps, emptied after each: for a worker's threads, which run one short
+        transaction after another, building a session costs more than the statements."""
         self.engine = make_engine(url, pool_size=pool_size, pre_ping=pre_ping)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._kept = threading.local() if session_per_thread else None
 
     @property
     def is_postgresql(self) -> bool:
@@ -59,8 +72,28 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commits when the block ends, rolls back on an exception."""
-        with self._sessions.begin() as session:
-            yield session
+        session = self._kept_session()
+        if session is None:
+            with self._sessions.begin() as session:
+                yield session
+            return
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()  # nothing is carried over: no objects, no connection
+
+    def _kept_session(self) -> Session | None:
+        """This thread's kept session, unless sessions are not kept or it is in use (a
+        transaction inside another gets a session of its own, as without keeping)."""
+        if self._kept is None:
+            return None
+        session: Session | None = getattr(self._kept, "session", None)
+        if session is None:
+            # Used outside a transaction block, it raises rather than begin a transaction
+            # that would keep a connection checked out.
+            session = self._kept.session = self._sessions(autobegin=False)
+        return None if session.in_transaction() else session
 
     @contextmanager
     def single_statement(self) -> Iterator[Connection]:
@@ -79,9 +112,13 @@ class Database:
 
 
 def worker_database(settings: Settings, *, pre_ping: bool = True) -> Database:
-    """A worker process's database. Each thread holds one connection while it handles a
-    message; the pool keeps up to ``worker_db_pool_size`` of them between messages, and a
-    thread beyond that would open and close a connection for every message."""
+    """A worker process's database. Each thread keeps its session between messages, and
+    holds one connection while it handles a message; the pool keeps up to
+    ``worker_db_pool_size`` of them between messages, and a thread beyond that would open
+    and close a connection for every message."""
     return Database(
-        settings.database_url, pool_size=settings.worker_db_pool_size, pre_ping=pre_ping
+        settings.database_url,
+        pool_size=settings.worker_db_pool_size,
+        pre_ping=pre_ping,
+        session_per_thread=True,
     )

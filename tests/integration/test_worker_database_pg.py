@@ -1,11 +1,15 @@
-"""A worker process keeps one PostgreSQL connection per thread between messages."""
+"""A worker process keeps one PostgreSQL connection and one session per thread between
+messages."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from shared.db.database import Database, worker_database
 from shared.settings import Settings
@@ -69,3 +73,41 @@ def test_a_pool_smaller_than_the_threads_opens_connections_for_every_round(
         assert _connections_opened(db, threads=4) == 2 + 2 * ROUNDS
     finally:
         db.dispose()
+
+
+@pytest.fixture
+def worker_db(postgres_url: str) -> Iterator[Database]:
+    db = worker_database(Settings(database_url=postgres_url), pre_ping=False)
+    yield db
+    db.dispose()
+
+
+def _backend_pid(session: Session) -> int:
+    return int(session.scalar(text("SELECT pg_backend_pid()")))
+
+
+def test_a_transaction_inside_another_gets_a_session_and_connection_of_its_own(
+    worker_db: Database,
+) -> None:
+    with worker_db.transaction() as outer:
+        outer_pid = _backend_pid(outer)
+        with worker_db.transaction() as inner:
+            assert inner is not outer
+            assert _backend_pid(inner) != outer_pid
+    with worker_db.transaction() as after:
+        assert after is outer  # the thread's kept session again
+
+
+def test_a_connection_lost_between_messages_fails_one_transaction_then_the_next_reconnects(
+    worker_db: Database, pg: Database
+) -> None:
+    with worker_db.transaction() as session:
+        lost = _backend_pid(session)
+    with pg.transaction() as admin:  # as a PostgreSQL restart would
+        # Waits (up to 10 s) until that backend has gone.
+        admin.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": lost})
+    with pytest.raises(DBAPIError) as failed, worker_db.transaction() as session:
+        _backend_pid(session)
+    assert failed.value.connection_invalidated
+    with worker_db.transaction() as session:
+        assert _backend_pid(session) != lost
