@@ -8,13 +8,7 @@ from typing import Any, Final
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import (
-    AgeLimit,
-    Middleware,
-    Retries,
-    ShutdownNotifications,
-    TimeLimit,
-)
+from dramatiq.middleware import Middleware, Retries, TimeLimit
 
 from shared.errors import PermanentError
 from shared.logging import configure_logging
@@ -40,16 +34,16 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     """Build (without connecting) the broker the settings name, with werving's middleware."""
     # Dramatiq runs "before" hooks in this order and "after" hooks in reverse: the
     # log context is bound first and cleared last, and the dead-letter recorder
-    # sees a message after Retries has decided whether it failed. Dramatiq's
-    # Callbacks and Pipelines are left out: werving chains work through its own
-    # outbox, never through actor callbacks or pipelines, and every message would
-    # pay for their hooks.
+    # sees a message after Retries has decided whether it failed. Of Dramatiq's
+    # defaults, only what werving's actors use is kept (time limits, retries):
+    # every message would pay for the hooks of the others. werving chains work
+    # through its own outbox, never through actor callbacks or pipelines; no message
+    # or actor sets a max_age (AgeLimit) or asks for notify_shutdown
+    # (ShutdownNotifications).
     middleware: list[Middleware] = [
         LogContext(),
         DeadLetterRecorder(),
-        AgeLimit(),
         TimeLimit(),
-        ShutdownNotifications(),
         Retries(max_retries=8, min_backoff=1_000, max_backoff=MAX_BACKOFF_MS),
     ]
     broker: dramatiq.Broker
