@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,18 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class JSONText(str):
+    """A document already serialized as JSON (by pydantic's serializer, say), for a
+    JSON column: stored as it is, not encoded again as a JSON string."""
+
+    __slots__ = ()
+
+
+def dump_json(value: Any) -> str:
+    """The engines' JSON serializer: ``json.dumps``, except for ``JSONText``."""
+    return str(value) if isinstance(value, JSONText) else json.dumps(value)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from shared.commands.envelope import CommandMessage
 from shared.db.deferred_writes import append
 from shared.db.models import OutboxMessage
+from shared.db.types import JSONText
 from shared.events import Event
 from shared.ids import new_id
 from shared.messaging.routes import Route, route_for
@@ -61,6 +62,7 @@ def publish_event(session: Session, event: Event) -> None:
             "kind": EVENT,
             "destination": event.name,
             "actor_name": None,
-            "payload": event.model_dump(mode="json"),
+            # pydantic's own serializer: no dict of JSON values built to be encoded again
+            "payload": JSONText(event.model_dump_json()),
         },
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -15,10 +16,15 @@ from sqlalchemy import func, select
 
 from shared.db.database import Database
 from shared.db.models import OutboxMessage
-from shared.messaging.outbox import EVENT
+from shared.db.types import utcnow
+from shared.errors import RefusalCode
+from shared.events import CommandCompleted
+from shared.ids import new_id
+from shared.messaging.outbox import EVENT, publish_event
 from shared.messaging.publishers import PipelinedPublisher
 from shared.messaging.relay import PgNotifyWaker, Relay, drain
 from shared.settings import Settings
+from shared.statuses import CommandStatus
 from tests.processes import wait_until
 
 pytestmark = pytest.mark.integration
@@ -125,3 +131,35 @@ def test_the_relay_wakes_on_notify_rather_than_waiting_for_its_poll(
         thread.join(timeout=10)
         waker.close()
         publisher.close()
+
+
+def test_an_event_reaches_subscribers_as_the_json_of_its_model(
+    pg: Database, amqp: str, subscriber: Subscriber
+) -> None:
+    # Given an event published in a transaction (its payload serialized by pydantic)
+    channel, queue = subscriber
+    channel.queue_bind(queue, EXCHANGE, routing_key=CommandCompleted.name)
+    event = CommandCompleted(
+        occurred_at=utcnow(),
+        organisation_id=new_id(),
+        command_id=new_id(),
+        idempotency_key="key-1",
+        command_type="withdraw_application",
+        status=CommandStatus.REJECTED,
+        code=RefusalCode.INVALID_TRANSITION,
+        message="withdraw_application is not allowed from 'hired' — «ü»",
+        application_id=None,
+    )
+    with pg.transaction() as session:
+        publish_event(session, event)
+    # When the relay publishes it
+    publisher = PipelinedPublisher(amqp, exchanges=[EXCHANGE])
+    publisher.connect()
+    try:
+        drain(Relay(pg, publisher, events_exchange=EXCHANGE))
+    finally:
+        publisher.close()
+    # Then the message body is the event as pydantic's JSON mode has it
+    method, _properties, body = channel.basic_get(queue, auto_ack=True)
+    assert method is not None
+    assert json.loads(body) == event.model_dump(mode="json")

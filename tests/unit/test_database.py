@@ -1,4 +1,4 @@
-"""Transactions, and the session a worker's thread keeps between them."""
+"""Transactions, the session a worker's thread keeps between them, and JSON columns."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from shared.db.database import Database
 from shared.db.deferred_writes import append
-from shared.db.models import Organisation
+from shared.db.models import Organisation, OutboxMessage
+from shared.db.types import JSONText
 
 
 @pytest.fixture
@@ -84,3 +85,20 @@ def test_without_keeping_every_transaction_has_a_new_session(db: Database) -> No
         pass
     with db.transaction() as second:
         assert second is not first
+
+
+def test_a_json_column_stores_json_text_as_the_document_it_holds(db: Database) -> None:
+    with db.transaction() as session:
+        session.add_all(
+            [
+                OutboxMessage(
+                    kind="event", destination="serialized", payload=JSONText('{"a": [1]}')
+                ),
+                OutboxMessage(kind="event", destination="plain", payload={"a": [1]}),
+                OutboxMessage(kind="event", destination="a string", payload='{"a": [1]}'),
+            ]
+        )
+    with db.transaction() as session:
+        rows = session.execute(select(OutboxMessage.destination, OutboxMessage.payload))
+        stored: dict[str, object] = {row.destination: row.payload for row in rows}
+    assert stored == {"serialized": {"a": [1]}, "plain": {"a": [1]}, "a string": '{"a": [1]}'}
