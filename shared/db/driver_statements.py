@@ -28,7 +28,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any, Final, TypeAlias, cast
+from typing import Any, Final, TypeAlias
 
 import psycopg
 from sqlalchemy import ColumnDefault, Connection, Delete, Insert, Select, Update, exc
@@ -54,7 +54,8 @@ class DriverStatement:
     parameters: tuple[Parameter, ...]
     # Makes a row (a named tuple of the result columns); None when there are no rows.
     make_row: Callable[[Iterable[Any]], Any] | None
-    result_processors: tuple[Processor | None, ...]
+    # The result columns that have a processor, by position: most have none.
+    result_processors: tuple[tuple[int, Processor], ...]
 
 
 def compile_for_driver(statement: Statement, dialect: Dialect) -> DriverStatement | None:
@@ -92,11 +93,10 @@ def compile_for_driver(statement: Statement, dialect: Dialect) -> DriverStatemen
     make_row = None
     if columns:
         make_row = namedtuple("Row", names)._make  # type: ignore[attr-defined]
-    processors = tuple(
-        c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
-    )
+    processors = (c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    processed = tuple((i, p) for i, p in enumerate(processors) if p is not None)
     parameters = tuple(by_sql_name[name] for name in order)
-    return DriverStatement(sql, parameters, make_row, processors)
+    return DriverStatement(sql, parameters, make_row, processed)
 
 
 _PYFORMAT: Final = re.compile(r"%%|%\((\w+)\)s")
@@ -148,7 +148,7 @@ def execute(
         values.append(value if processor is None else processor(value))
     dispatch = connection.dispatch
     sql = statement.sql
-    driver_connection = cast(psycopg.Connection[Any], connection.connection.driver_connection)
+    driver_connection: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
     cursor = psycopg.RawCursor(driver_connection)
     for before in dispatch.before_cursor_execute:
         # Every listener returns the statement and parameters (retval=False ones unchanged).
@@ -165,13 +165,16 @@ def execute(
     make = statement.make_row
     if make is None:
         return []
-    processors = statement.result_processors
-    if not any(processors):
+    processed = statement.result_processors
+    if not processed:
         return [make(row) for row in raw]
-    return [
-        make(_apply(processor, value) for processor, value in zip(processors, row, strict=True))
-        for row in raw
-    ]
+    rows = []
+    for row in raw:
+        values = list(row)
+        for i, processor in processed:
+            values[i] = processor(values[i])
+        rows.append(make(values))
+    return rows
 
 
 def _raise_wrapped(
