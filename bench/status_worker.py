@@ -682,15 +682,16 @@ def status_figures(
     """Raw, then ``rounds`` times worker and raw again, then raw with the worker's full
     statement set; then, when ``profile(ratio)`` says so for the median round, the worker
     once more under py-spy. Every worker and raw figure has a batch of its own."""
-    raw_batches = [stored_batch(url, WARM_UP + n) for _ in range(rounds + 2)]
+    total = WARM_UP + n  # each figure's warm-up, then the n it times
+    raw_batches = [stored_batch(url, total) for _ in range(rounds + 2)]
     raw = raw_rate(url, raw_batches[0], full=False)
     completed: list[StatusRound] = []
     for i in range(rounds):
-        batch = accepted_batch(url, WARM_UP + n)  # its outbox rows: the only ones to relay
+        batch = accepted_batch(url, total)  # its outbox rows: the only ones to relay
         # Statistics for the rows just added, as autovacuum keeps them: statements are
         # planned once per connection (psycopg prepares them), for near-empty tables else.
         sql(url, "ANALYZE")
-        publish_tasks(url, WARM_UP + n)
+        publish_tasks(url, total)
         worker = worker_rate(url, batch, setup, log_dir)
         after = raw_rate(url, raw_batches[i + 1], full=False)
         completed.append(StatusRound(worker, raw, after))
@@ -700,7 +701,7 @@ def status_figures(
         if not py_spy_available():
             print("    (py-spy not found: `.venv/bin/pip install py-spy` for the worker's profile)")
             return figures
-        profiled_batch = accepted_batch(url, WARM_UP + n)
-        publish_tasks(url, WARM_UP + n)
+        profiled_batch = accepted_batch(url, total)
+        publish_tasks(url, total)
         figures.profiled = worker_rate(url, profiled_batch, setup, log_dir, profile=True)
     return figures

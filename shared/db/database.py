@@ -83,16 +83,12 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commits when the block ends, rolls back on an exception."""
-        session = self._kept_session()
-        if session is None:
-            with self._sessions.begin() as session:
-                yield session
-            return
+        session = self._kept_session() or self._sessions()
         try:
             with session.begin():
                 yield session
         finally:
-            session.close()  # nothing is carried over: no objects, no connection
+            session.close()  # a kept one carries nothing over: no objects, no connection
 
     def _kept_session(self) -> Session | None:
         """This thread's kept session, unless sessions are not kept or it is in use (a
