@@ -12,6 +12,7 @@ from dramatiq.middleware import Middleware, Retries, TimeLimit
 
 from shared.errors import PermanentError
 from shared.logging import configure_logging
+from shared.messaging.acks import BatchingRabbitmqBroker
 from shared.messaging.middleware import DeadLetterRecorder, FailureRecorder, LogContext
 from shared.settings import Settings
 
@@ -50,7 +51,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     if settings.uses_stub_broker:
         broker = StubBroker(middleware=middleware)
     else:
-        broker = RabbitmqBroker(
+        broker = BatchingRabbitmqBroker(
             url=settings.broker_url,
             confirm_delivery=True,
             middleware=middleware,

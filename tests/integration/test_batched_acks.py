@@ -1,0 +1,175 @@
+"""Acknowledgements sent in batches (shared.messaging.acks), on a real RabbitMQ."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import dramatiq
+import pika
+import pytest
+from dramatiq import Message, Worker
+from dramatiq.common import dq_name, xq_name
+
+from shared.errors import PermanentError
+from shared.messaging.acks import BatchingConsumer, BatchingRabbitmqBroker
+from shared.messaging.broker import build_broker
+from shared.messaging.middleware import DeadLetterRecorder
+from shared.settings import Settings
+from tests.processes import wait_until
+
+
+@pytest.fixture
+def broker(rabbitmq_url: str) -> Iterator[BatchingRabbitmqBroker]:
+    built = build_broker(Settings(broker_url=rabbitmq_url))
+    assert isinstance(built, BatchingRabbitmqBroker)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def queue(broker: BatchingRabbitmqBroker) -> Iterator[str]:
+    name = f"test_acks_{uuid.uuid4().hex[:8]}"
+    broker.declare_queue(name, ensure=True)
+    yield name
+    channel = broker.channel
+    for queue_name in (name, dq_name(name), xq_name(name)):
+        channel.queue_delete(queue_name)
+
+
+def _message(queue: str, i: int) -> Message[Any]:
+    return Message(queue_name=queue, actor_name="count", args=(i,), kwargs={}, options={})
+
+
+def _take(consumer: BatchingConsumer, n: int) -> list[Any]:
+    taken: list[Any] = []
+    deadline = time.monotonic() + 10
+    while len(taken) < n and time.monotonic() < deadline:
+        message = next(consumer)
+        if message is not None:
+            taken.append(message)
+    assert len(taken) == n, f"{len(taken)} of {n} messages delivered"
+    return taken
+
+
+def _drain(url: str, queue: str, wait_for: int, timeout_s: float = 10.0) -> list[bytes]:
+    """The bodies left in ``queue``: at least ``wait_for`` (waiting for requeued ones),
+    then whatever else is there."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    bodies: list[bytes] = []
+    try:
+        channel = connection.channel()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            method, _, body = channel.basic_get(queue, auto_ack=True)
+            if method is not None:
+                bodies.append(body)
+            elif len(bodies) >= wait_for:
+                break
+            else:
+                time.sleep(0.05)
+    finally:
+        connection.close()
+    return bodies
+
+
+def test_a_message_in_progress_holds_back_only_its_own_acknowledgement(
+    broker: BatchingRabbitmqBroker, queue: str, rabbitmq_url: str
+) -> None:
+    sent = [broker.enqueue(_message(queue, i)) for i in range(5)]
+    consumer = broker.consume(queue, prefetch=10, timeout=100)
+    assert isinstance(consumer, BatchingConsumer)
+    slow, *done = _take(consumer, 5)
+
+    # Acknowledged from another thread, as Dramatiq's worker threads do; the first
+    # delivery is still in progress.
+    def acknowledge() -> None:
+        for message in reversed(done):
+            consumer.ack(message)
+
+    acking = threading.Thread(target=acknowledge)
+    acking.start()
+    acking.join()
+    # Closing runs the pending flush; RabbitMQ then requeues what is unacknowledged.
+    consumer.close()  # type: ignore[no-untyped-call]
+
+    left = _drain(rabbitmq_url, queue, wait_for=1)
+
+    assert [Message.decode(body).message_id for body in left] == [slow.message_id]
+    assert slow.message_id == sent[0].message_id
+
+
+def test_a_rejection_among_acknowledgements_is_dead_lettered_and_the_rest_acknowledged(
+    broker: BatchingRabbitmqBroker, queue: str, rabbitmq_url: str
+) -> None:
+    for i in range(5):
+        broker.enqueue(_message(queue, i))
+    consumer = broker.consume(queue, prefetch=10, timeout=100)
+    assert isinstance(consumer, BatchingConsumer)
+    first, second, rejected, fourth, fifth = _take(consumer, 5)
+
+    def settle() -> None:  # all noted before the consumer thread flushes (at close)
+        consumer.ack(first)
+        consumer.nack(rejected)
+        for message in (fifth, fourth, second):
+            consumer.ack(message)
+
+    settling = threading.Thread(target=settle)
+    settling.start()
+    settling.join()
+    consumer.close()  # type: ignore[no-untyped-call]
+
+    # A multiple ack sent before the rejection would have covered it; RabbitMQ would
+    # then have refused the nack, closed the channel and requeued the lot.
+    assert _drain(rabbitmq_url, queue, wait_for=0, timeout_s=1) == []
+    dead = _drain(rabbitmq_url, xq_name(queue), wait_for=1)
+    assert [Message.decode(body).message_id for body in dead] == [rejected.message_id]
+
+
+def test_out_of_order_and_failed_messages_are_each_settled_once(
+    broker: BatchingRabbitmqBroker, queue: str, rabbitmq_url: str
+) -> None:
+    runs: Counter[int] = Counter()
+    dead_lettered: list[int] = []
+    lock = threading.Lock()
+
+    options: dict[str, Any] = {"max_retries": 0, "throws": (PermanentError,)}
+
+    @dramatiq.actor(broker=broker, queue_name=queue, actor_name="count", **options)
+    def count(i: int) -> None:
+        with lock:
+            runs[i] += 1
+        time.sleep(random.uniform(0, 0.02))  # finish out of delivery order
+        if i % 17 == 0:
+            raise PermanentError(f"message {i} fails")
+
+    for middleware in broker.middleware:
+        if isinstance(middleware, DeadLetterRecorder):
+            middleware.register(queue, lambda m, _e: dead_lettered.append(m.args[0]))
+    n = 300
+    for i in range(n):
+        broker.enqueue(_message(queue, i))
+        if i == n // 2:  # a delivery that does not decode: rejected by the consumer
+            broker.channel.basic_publish(exchange="", routing_key=queue, body=b"not json")
+    worker = Worker(broker, worker_threads=4, worker_timeout=100)
+    worker.start()
+    try:
+        wait_until(lambda: sum(runs.values()) >= n, timeout_s=60, what="every message run")
+        worker.join()  # every message processed and settled
+    finally:
+        worker.stop()
+    failing = [i for i in range(n) if i % 17 == 0]
+
+    # No message ran twice: a wrong tag or a second ack of one would have closed the
+    # channel, and RabbitMQ would have delivered the unacknowledged ones again.
+    assert runs == Counter(range(n))
+    assert sorted(dead_lettered) == failing
+    assert _drain(rabbitmq_url, queue, wait_for=0, timeout_s=1) == []
+    rejected = _drain(rabbitmq_url, xq_name(queue), wait_for=len(failing) + 1)
+    assert b"not json" in rejected
+    assert sorted(Message.decode(b).args[0] for b in rejected if b != b"not json") == failing
