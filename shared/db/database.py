@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from shared.db.types import dump_json
 from shared.settings import Settings
@@ -71,10 +73,17 @@ class Database:
 
         ``session_per_thread`` has each thread run its transactions on one ``Session``
         it keeps, emptied after each: for a worker's threads, which run one short
-        transaction after another, building a session costs more than the statements."""
+        transaction after another, building a session costs more than the statements.
+        Without ``pre_ping`` (a check made when a connection leaves the pool) the thread
+        also keeps the connection the session is bound to, for as long as it lives, if
+        the pool had one to spare at its first transaction: checking a connection out
+        of the pool and back in costs about as much again."""
         self.engine = make_engine(url, pool_size=pool_size, pre_ping=pre_ping)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._kept = threading.local() if session_per_thread else None
+        self._hold_connections = session_per_thread and not pre_ping
+        self._holding = threading.Lock()
+        self._held: weakref.WeakSet[_HeldConnection] = weakref.WeakSet()
 
     @property
     def is_postgresql(self) -> bool:
@@ -88,7 +97,9 @@ class Database:
             with session.begin():
                 yield session
         finally:
-            session.close()  # a kept one carries nothing over: no objects, no connection
+            # A kept one carries no objects over; its connection goes back to the pool,
+            # unless the thread holds it.
+            session.close()
 
     def _kept_session(self) -> Session | None:
         """This thread's kept session, unless sessions are not kept or it is in use (a
@@ -97,10 +108,26 @@ class Database:
             return None
         session: Session | None = getattr(self._kept, "session", None)
         if session is None:
+            held = self._held_connection()
+            bound = {} if held is None else {"bind": held.connection}
             # Used outside a transaction block, it raises rather than begin a transaction
-            # that would keep a connection checked out.
-            session = self._kept.session = self._sessions(autobegin=False)
+            # that nothing would end.
+            session = self._kept.session = self._sessions(autobegin=False, **bound)
         return None if session.in_transaction() else session
+
+    def _held_connection(self) -> _HeldConnection | None:
+        """A connection for this thread to keep, if it may and the pool has one to spare
+        (a thread beyond that checks one out for each transaction)."""
+        pool = self.engine.pool
+        if self._kept is None or not self._hold_connections or not isinstance(pool, QueuePool):
+            return None
+        with self._holding:
+            if pool.checkedout() >= pool.size():
+                return None
+            held = _HeldConnection(self.engine.connect())
+        self._kept.held = held  # dropped, and the connection checked in, when the thread ends
+        self._held.add(held)
+        return held
 
     @contextmanager
     def single_statement(self) -> Iterator[Connection]:
@@ -115,14 +142,30 @@ class Database:
             yield connection
 
     def dispose(self) -> None:
+        """Close the connections, those the threads keep too: once no transaction runs."""
+        for held in list(self._held):
+            held.connection.close()
         self.engine.dispose()
+
+
+class _HeldConnection:
+    """A thread's kept connection, checked back in to the pool when the thread is gone
+    (CPython drops a thread's ``threading.local`` values when it ends)."""
+
+    __slots__ = ("__weakref__", "connection")
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def __del__(self) -> None:
+        self.connection.close()
 
 
 def worker_database(settings: Settings, *, pre_ping: bool = True) -> Database:
     """A worker process's database. Each thread keeps its session between messages, and
-    holds one connection while it handles a message; the pool keeps up to
-    ``worker_db_pool_size`` of them between messages, and a thread beyond that would open
-    and close a connection for every message."""
+    one connection for each message; without ``pre_ping`` it keeps that connection
+    between messages too. Up to ``worker_db_pool_size`` connections stay open, kept or
+    in the pool; a thread beyond that opens and closes one for every message."""
     return Database(
         settings.database_url,
         pool_size=settings.worker_db_pool_size,

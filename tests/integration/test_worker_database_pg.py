@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 
 from shared.db.database import Database, worker_database
 from shared.settings import Settings
@@ -64,11 +65,14 @@ def test_a_worker_with_as_many_threads_as_the_default_pool_opens_each_connection
         db.dispose()
 
 
+@pytest.mark.parametrize("pre_ping", [True, False], ids=["checked-out-per-message", "kept"])
 def test_a_pool_smaller_than_the_threads_opens_connections_for_every_round(
-    postgres_url: str,
+    postgres_url: str, pre_ping: bool
 ) -> None:
-    # What worker_db_pool_size is for: the threads beyond the pool connect per message.
-    db = worker_database(Settings(database_url=postgres_url, worker_db_pool_size=2))
+    # What worker_db_pool_size is for: the threads beyond the pool connect per message,
+    # whether or not the others keep theirs between messages.
+    settings = Settings(database_url=postgres_url, worker_db_pool_size=2)
+    db = worker_database(settings, pre_ping=pre_ping)
     try:
         assert _connections_opened(db, threads=4) == 2 + 2 * ROUNDS
     finally:
@@ -82,8 +86,23 @@ def worker_db(postgres_url: str) -> Iterator[Database]:
     db.dispose()
 
 
+def _checked_out(db: Database) -> int:
+    assert isinstance(db.engine.pool, QueuePool)
+    return db.engine.pool.checkedout()
+
+
 def _backend_pid(session: Session) -> int:
     return int(session.scalar(text("SELECT pg_backend_pid()")))
+
+
+def test_a_thread_keeps_its_connection_between_transactions(worker_db: Database) -> None:
+    with worker_db.transaction() as session:
+        first = _backend_pid(session)
+    assert _checked_out(worker_db) == 1  # this thread's, not back in the pool
+    with worker_db.transaction() as session:
+        assert _backend_pid(session) == first
+    worker_db.dispose()
+    assert _checked_out(worker_db) == 0
 
 
 def test_a_transaction_inside_another_gets_a_session_and_connection_of_its_own(
