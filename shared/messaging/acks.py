@@ -13,10 +13,13 @@ already, asks the consumer thread for a flush. A flush sends what was noted by t
 3. the other finished messages one by one, so that a slow message holds back no
    acknowledgement, and no prefetch slot, but its own.
 
-Under load a flush settles several messages; when they trickle in, one. What an
-acknowledgement means does not change: it goes out after the actor and the middleware
-are done with the message, and one lost with the connection means the message is
-delivered again, as before (werving's workers are idempotent on the command id).
+The frames of a flush are only buffered, and go out with the consumer thread's next
+turn of its I/O loop, at once (pika's blocking channel would run the loop until the
+socket took each frame). Under load a flush settles several messages; when they
+trickle in, one. What an acknowledgement means does not change: it goes out after the
+actor and the middleware are done with the message, and one lost with the connection
+means the message is delivered again, as before (werving's workers are idempotent on
+the command id).
 """
 
 from __future__ import annotations
@@ -82,13 +85,17 @@ class BatchingConsumer(_RabbitmqConsumer):
             self._flush_pending = False
             # Read under the lock: a tag noted after this is still in it, or in the notes.
             in_progress = min(self.known_tags, default=None)
+        # pika's channel under the blocking one only buffers each frame, for the I/O
+        # loop's next run (this thread's next read, at once); the blocking channel's
+        # methods would also run the loop until the socket took it, for every frame.
+        frames = self.channel._impl
         for tag in nacked:
-            self.channel.basic_nack(tag, requeue=False)
+            frames.basic_nack(tag, requeue=False)
         settled_in_order = [tag for tag in acked if in_progress is None or tag < in_progress]
         if settled_in_order:
-            self.channel.basic_ack(settled_in_order[-1], multiple=True)
+            frames.basic_ack(settled_in_order[-1], multiple=True)
         for tag in acked[len(settled_in_order) :]:
-            self.channel.basic_ack(tag)
+            frames.basic_ack(tag)
 
 
 class BatchingRabbitmqBroker(RabbitmqBroker):

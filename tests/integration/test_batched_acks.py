@@ -78,6 +78,34 @@ def _drain(url: str, queue: str, wait_for: int, timeout_s: float = 10.0) -> list
     return bodies
 
 
+def _ack_from_a_worker_thread(consumer: BatchingConsumer, messages: list[Any]) -> None:
+    def acknowledge() -> None:
+        for message in messages:
+            consumer.ack(message)
+
+    acking = threading.Thread(target=acknowledge)
+    acking.start()
+    acking.join()
+
+
+def test_acknowledgements_reach_rabbitmq_while_the_consumer_runs(
+    broker: BatchingRabbitmqBroker, queue: str
+) -> None:
+    for i in range(4):
+        broker.enqueue(_message(queue, i))
+    consumer = broker.consume(queue, prefetch=2, timeout=100)
+    assert isinstance(consumer, BatchingConsumer)
+    first = _take(consumer, 2)
+    _ack_from_a_worker_thread(consumer, first)
+
+    # RabbitMQ sends more only once the acknowledgements have freed the prefetch window.
+    then = _take(consumer, 2)
+
+    assert [m.args[0] for m in first + then] == [0, 1, 2, 3]
+    _ack_from_a_worker_thread(consumer, then)
+    consumer.close()  # type: ignore[no-untyped-call]
+
+
 def test_a_message_in_progress_holds_back_only_its_own_acknowledgement(
     broker: BatchingRabbitmqBroker, queue: str, rabbitmq_url: str
 ) -> None:
@@ -88,13 +116,7 @@ def test_a_message_in_progress_holds_back_only_its_own_acknowledgement(
 
     # Acknowledged from another thread, as Dramatiq's worker threads do; the first
     # delivery is still in progress.
-    def acknowledge() -> None:
-        for message in reversed(done):
-            consumer.ack(message)
-
-    acking = threading.Thread(target=acknowledge)
-    acking.start()
-    acking.join()
+    _ack_from_a_worker_thread(consumer, done[::-1])
     # Closing runs the pending flush; RabbitMQ then requeues what is unacknowledged.
     consumer.close()  # type: ignore[no-untyped-call]
 
