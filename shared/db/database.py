@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,10 @@ class _HeldConnection:
         self.connection = connection
 
     def __del__(self) -> None:
-        self.connection.close()
+        # A finalizer: at interpreter exit the pool may be gone already, and an error
+        # here could only be printed.
+        with suppress(Exception):
+            self.connection.close()
 
 
 def worker_database(settings: Settings, *, pre_ping: bool = True) -> Database:
