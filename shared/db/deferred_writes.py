@@ -25,7 +25,7 @@ templates is built once and kept.
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from typing import Any, Final, TypeAlias, cast
 
 from sqlalchemy import (
@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.sql import visitors
 
-from shared.db.driver_statements import run
+from shared.db.driver_statements import compile_for_driver, execute_sets, run
 
 Write: TypeAlias = Insert | Update | Delete
 
@@ -122,6 +122,17 @@ def _combined(templates: tuple[Write, ...]) -> Write:
     return last.add_cte(*(write.cte(f"deferred_{i}") for i, write in enumerate(first)))
 
 
+def _write_of(name: str) -> tuple[int, str]:
+    """A combined statement's parameter ``name``: which write's, and its key there."""
+    key, _, index = name.rpartition("_")
+    return int(index), key
+
+
+# The combined statements for the driver, their parameters read from each write's own
+# mapping: merging them into one (``<key>_<i>``: a string built per value) cost more.
+_compiled_combined = lru_cache(maxsize=512)(partial(compile_for_driver, locate=_write_of))
+
+
 def _suffixed(template: Write, suffix: str) -> Write:
     def rename(element: Any, **_kw: Any) -> Any:
         # Named parameters only: a literal value's anonymous parameter carries its value.
@@ -144,12 +155,17 @@ def _write_deferred(session: Session) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql" and len(queued) > 1:
         statement = _combined(tuple(template for template, _ in queued))
+        param_sets = [values for _, values in queued]
+        compiled = _compiled_combined(statement, connection.dialect)
+        if compiled is not None:
+            execute_sets(connection, compiled, param_sets)
+            return
         params = {
             f"{key}_{i}": value
-            for i, (_, values) in enumerate(queued)
+            for i, values in enumerate(param_sets)
             for key, value in values.items()
         }
-        run(connection, statement, params)
+        run(connection, statement, params)  # SQLAlchemy's path: one mapping
         return
     for template, values in queued:
         run(connection, template, values)

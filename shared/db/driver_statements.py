@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any, Final, TypeAlias
@@ -46,6 +46,7 @@ class Parameter:
     # Fills in a column's Python-side default when the caller leaves ``key`` out.
     default: Callable[[], Any] | None = None
     value: Any = None  # the processed literal value
+    source: int = 0  # which of the parameter mappings holds ``key`` (``execute_sets``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +59,17 @@ class DriverStatement:
     result_processors: tuple[tuple[int, Processor], ...]
 
 
-def compile_for_driver(statement: Statement, dialect: Dialect) -> DriverStatement | None:
-    """``statement`` ready for ``execute``; None when it needs SQLAlchemy's path."""
+Locate: TypeAlias = Callable[[str], tuple[int, str]]
+
+
+def compile_for_driver(
+    statement: Statement, dialect: Dialect, locate: Locate | None = None
+) -> DriverStatement | None:
+    """``statement`` ready for ``execute``; None when it needs SQLAlchemy's path.
+
+    With ``locate``, the statement takes its parameters from several mappings
+    (``execute_sets``): ``locate`` names, for each of its parameter names, the mapping's
+    index and the key in it."""
     if dialect.driver != "psycopg":
         return None
     compiled = statement.compile(dialect=dialect)
@@ -77,13 +87,13 @@ def compile_for_driver(statement: Statement, dialect: Dialect) -> DriverStatemen
     for name, bind in compiled.binds.items():
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
         sql_name = compiled.escaped_bind_names.get(name, name)
-        if bind.key in makers:
-            by_sql_name[sql_name] = Parameter(bind.key, processor, makers[bind.key])
-        elif not bind.required:  # a literal value
-            value = bind.value
-            by_sql_name[sql_name] = Parameter(None, processor, value=_apply(processor, value))
-        else:
-            by_sql_name[sql_name] = Parameter(bind.key, processor)
+        if not bind.required and bind.key not in makers:  # a literal value
+            value = _apply(processor, bind.value)
+            by_sql_name[sql_name] = Parameter(None, processor, value=value)
+            continue
+        source, key = (0, bind.key) if locate is None else locate(bind.key)
+        default = makers.get(bind.key)
+        by_sql_name[sql_name] = Parameter(key, processor, default, source=source)
     sql, order = _numbered(compiled.string)
     # The result columns in the order the driver returns them (SELECT or RETURNING).
     columns = compiled._result_columns
@@ -135,12 +145,21 @@ def execute(
     connection: Connection, statement: DriverStatement, params: Mapping[str, Any]
 ) -> list[Any]:
     """Run ``statement`` with ``params``; its rows (named tuples), or [] when it has none."""
+    return execute_sets(connection, statement, (params,))
+
+
+def execute_sets(
+    connection: Connection, statement: DriverStatement, param_sets: Sequence[Mapping[str, Any]]
+) -> list[Any]:
+    """``execute`` for a statement compiled with ``locate``: its parameters taken from
+    the mappings of ``param_sets`` where ``locate`` put them, none merged into one."""
     values: list[Any] = []
     for parameter in statement.parameters:
         key, processor = parameter.key, parameter.processor
         if key is None:
             values.append(parameter.value)
             continue
+        params = param_sets[parameter.source]
         if parameter.default is not None and key not in params:
             value = parameter.default()
         else:
