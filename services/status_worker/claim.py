@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 from uuid import UUID
 
-from sqlalchemy import Select, Table, bindparam, exists, select, true
+from sqlalchemy import Select, Table, Text, bindparam, cast, exists, select, true
 from sqlalchemy.orm import Session
 
 from shared.db.deferred_writes import update_at_commit
@@ -85,7 +85,8 @@ _COMMAND_COLUMNS: Final = (
     _commands.c.type,
     _commands.c.idempotency_key,
     _commands.c.application_id,
-    _commands.c.payload,
+    # As its JSON text: pydantic parses and validates it in one go (validate_json).
+    cast(_commands.c.payload, Text).label("payload"),
     _commands.c.status,
 )
 _THIS_COMMAND: Final = (

@@ -67,7 +67,7 @@ def run_command(db: Database, message: dict[str, Any], handler: Handler) -> None
             return
         record = claimed.command
         try:
-            command = COMMAND_ADAPTER.validate_python(record.payload)
+            command = COMMAND_ADAPTER.validate_json(record.payload)
         except ValueError as exc:
             raise PermanentError(f"stored command does not validate: {exc}") from None
         context = CommandContext(

@@ -82,12 +82,19 @@ def _defer_tracked(session: Session, tracked: list[object]) -> None:
         changed = tuple(sorted(state.committed_state))
         if state.session is not session or not isinstance(table, Table) or not changed:
             continue
-        if any(key not in table.c for key in changed):
-            continue  # not plain columns: leave it to the flush
-        primary_key = {column.key: getattr(instance, column.key) for column in table.primary_key}
-        values = {key: getattr(instance, key) for key in changed}
-        defer(session, _update_template(table, changed), primary_key | values)
+        loaded = state.dict  # the values, as the attributes would read them
+        keys = _plain_columns(table, changed)
+        if keys is None or not all(key in loaded for key in keys):
+            continue  # not plain columns, or not all loaded: leave it to the flush
+        defer(session, _update_template(table, changed), {key: loaded[key] for key in keys})
         session.expunge(instance)  # written above: nothing left for the flush
+
+
+@cache
+def _plain_columns(table: Table, changed: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The primary key's and ``changed``'s keys, if all are plain columns of ``table``."""
+    keys = tuple(column.key for column in table.primary_key) + changed
+    return keys if all(key in table.c for key in keys) else None
 
 
 def _queue(session: Session) -> list[tuple[Write, dict[str, Any]]]:

@@ -10,8 +10,10 @@ declarative constructor would record each as a change, at some cost).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from operator import attrgetter
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Label, Table, inspect
@@ -33,7 +35,8 @@ def attach(session: Session, model: type[M], row: Any, prefix: str) -> M | None:
     join found none). An instance the session already holds is returned as it is."""
     mapped: Any = model
     shape = _shape(mapped)
-    primary_key = tuple(getattr(row, prefix + key) for key in shape.primary_key)
+    read = _readers(mapped, prefix)
+    primary_key = read.primary_key(row)
     if None in primary_key:
         return None
     identity_key = shape.mapper.identity_key_from_primary_key(primary_key)
@@ -47,8 +50,28 @@ def attach(session: Session, model: type[M], row: Any, prefix: str) -> M | None:
     state.key = identity_key
     state.session_id = session.hash_key
     session.identity_map._add_unpresent(state, identity_key)
-    state.dict.update({key: getattr(row, prefix + key) for key in shape.keys})
+    state.dict.update(zip(shape.keys, read.columns(row), strict=True))
     return cast(M, instance)
+
+
+@dataclass(frozen=True, slots=True)
+class _Readers:
+    """Read a model's labelled columns from a row, all in one call (``attrgetter``)."""
+
+    primary_key: Callable[[Any], tuple[Any, ...]]
+    columns: Callable[[Any], tuple[Any, ...]]
+
+
+@cache
+def _readers(model: Any, prefix: str) -> _Readers:
+    shape = _shape(model)
+
+    def reader(keys: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+        get = attrgetter(*(prefix + key for key in keys))
+        # attrgetter of one name returns the value itself, of several a tuple
+        return get if len(keys) > 1 else lambda row: (get(row),)
+
+    return _Readers(reader(shape.primary_key), reader(shape.keys))
 
 
 @dataclass(frozen=True, slots=True)
