@@ -103,7 +103,43 @@ def test_acknowledgements_reach_rabbitmq_while_the_consumer_runs(
 
     assert [m.args[0] for m in first + then] == [0, 1, 2, 3]
     _ack_from_a_worker_thread(consumer, then)
-    consumer.close()  # type: ignore[no-untyped-call]
+    consumer.close()
+
+
+def test_a_few_acknowledgements_go_out_when_the_consumer_thread_is_back_from_the_socket(
+    broker: BatchingRabbitmqBroker, queue: str
+) -> None:
+    for i in range(9):
+        broker.enqueue(_message(queue, i))
+    # A window of 8: a flush wakes the consumer thread from 2 notes on.
+    consumer = broker.consume(queue, prefetch=8, timeout=100)
+    assert isinstance(consumer, BatchingConsumer)
+    window = _take(consumer, 8)
+    _ack_from_a_worker_thread(consumer, window[:1])
+
+    # No wake-up for one note: the consumer thread flushes it when its wait for the full
+    # window times out, and RabbitMQ then sends the ninth.
+    ninth = _take(consumer, 1)
+
+    assert [m.args[0] for m in ninth] == [8]
+    _ack_from_a_worker_thread(consumer, window[1:] + ninth)
+    consumer.close()
+
+
+def test_closing_the_consumer_sends_what_is_noted(
+    broker: BatchingRabbitmqBroker, queue: str, rabbitmq_url: str
+) -> None:
+    for i in range(2):
+        broker.enqueue(_message(queue, i))
+    consumer = broker.consume(queue, prefetch=8, timeout=100)
+    assert isinstance(consumer, BatchingConsumer)
+    done, in_progress = _take(consumer, 2)
+    _ack_from_a_worker_thread(consumer, [done])  # one note: below the wake-up size
+
+    consumer.close()
+
+    left = _drain(rabbitmq_url, queue, wait_for=1)
+    assert [Message.decode(body).message_id for body in left] == [in_progress.message_id]
 
 
 def test_a_message_in_progress_holds_back_only_its_own_acknowledgement(
@@ -118,7 +154,7 @@ def test_a_message_in_progress_holds_back_only_its_own_acknowledgement(
     # delivery is still in progress.
     _ack_from_a_worker_thread(consumer, done[::-1])
     # Closing runs the pending flush; RabbitMQ then requeues what is unacknowledged.
-    consumer.close()  # type: ignore[no-untyped-call]
+    consumer.close()
 
     left = _drain(rabbitmq_url, queue, wait_for=1)
 
@@ -144,7 +180,7 @@ def test_a_rejection_among_acknowledgements_is_dead_lettered_and_the_rest_acknow
     settling = threading.Thread(target=settle)
     settling.start()
     settling.join()
-    consumer.close()  # type: ignore[no-untyped-call]
+    consumer.close()
 
     # A multiple ack sent before the rejection would have covered it; RabbitMQ would
     # then have refused the nack, closed the channel and requeued the lot.
