@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Collection
+from typing import Final
 from uuid import UUID
 
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from shared.db.models import DeadLetter
 from shared.ids import new_id
+
+ERASED_BODY: Final = json.dumps({"erased": True})
 
 
 def record_dead_letter(
@@ -50,3 +56,31 @@ def storable_body(body: str | bytes) -> dict[str, str]:
     if "\x00" in text:
         return {"body": base64.b64encode(text.encode()).decode(), "body_encoding": "base64"}
     return {"body": text, "body_encoding": "utf-8"}
+
+
+def erase_dead_letters(
+    session: Session,
+    organisation_id: UUID,
+    *,
+    command_ids: Collection[UUID],
+    mentioning: Collection[UUID],
+) -> int:
+    """Erase the body and reason of this organisation's dead letters that belong to
+    ``command_ids`` or whose text names one of the ids in ``mentioning``: they may
+    hold the personal data a purge must remove. The row stays, as a PII-free trace
+    that something failed; an erased letter cannot be replayed. Returns how many.
+
+    Base64 bodies (not UTF-8) are not searched: nothing in them can be matched as text.
+    """
+    names = [DeadLetter.body.contains(str(i), autoescape=True) for i in mentioning]
+    if command_ids:
+        names.append(DeadLetter.command_id.in_(command_ids))
+    if not names:
+        return 0
+    result = session.execute(
+        update(DeadLetter)
+        .where(DeadLetter.organisation_id == organisation_id, or_(*names))
+        .values(body=ERASED_BODY, body_encoding="utf-8", reason="erased by a purge")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

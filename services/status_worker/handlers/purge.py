@@ -34,6 +34,7 @@ from shared.db.models import (
 from shared.documents.jobs import ERASE_FILES
 from shared.events import ApplicationPurged
 from shared.ids import new_id
+from shared.messaging.dead_letters import erase_dead_letters
 from shared.messaging.outbox import publish_event
 
 ERASED = {"erased": True}
@@ -48,6 +49,9 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
 
     storage_keys = list(
         session.scalars(select(Document.storage_key).where(Document.application_id == app_id))
+    )
+    job_ids = list(
+        session.scalars(select(ScheduledJob.id).where(ScheduledJob.application_id == app_id))
     )
     for model in (
         Interview,
@@ -72,9 +76,15 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
             CommandRecord.result["new_application_id"].as_string() == str(app_id),
         ),
     )
+    own_commands = list(session.scalars(command_ids))
+    # Failed deliveries about it: an upstream message that could not be accepted, a
+    # job that failed for good. Their bodies and reasons may name the applicant.
+    erase_dead_letters(
+        session, ctx.organisation_id, command_ids=own_commands, mentioning=[app_id, *job_ids]
+    )
     session.execute(
         update(CommandRecord)
-        .where(CommandRecord.id.in_(command_ids))
+        .where(CommandRecord.id.in_(own_commands))
         .values(payload=ERASED, outcome_message=None)
         .execution_options(synchronize_session=False)
     )
@@ -100,6 +110,7 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
             delete(CandidateAccount).where(CandidateAccount.applicant_id == applicant_id)
         )
         session.execute(delete(Applicant).where(Applicant.id == applicant_id))
+        erase_dead_letters(session, ctx.organisation_id, command_ids=(), mentioning=[applicant_id])
     storage_keys += _erase_unused_cvs(session, cvs)
     if storage_keys:
         # The files go after the commit, by document_worker: a rollback here must not
