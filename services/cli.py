@@ -188,6 +188,61 @@ def deadletters_list(
                 "queue": letter.queue,
                 "actor": letter.actor_name,
                 "command_id": str(letter.command_id) if letter.command_id else None,
+                "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
                 "reason": letter.reason,
             }
             typer.echo(json.dumps(row) if as_json else "  ".join(str(v) for v in row.values()))
+
+
+@deadletters_app.command("show")
+def deadletters_show(letter_id: UUID) -> None:
+    """Show one dead letter whole: its reason and the message as it was received."""
+    from shared.db.database import Database
+    from shared.db.models import DeadLetter
+
+    db = Database(get_settings().database_url)
+    with db.transaction() as session:
+        letter = session.get(DeadLetter, letter_id)
+        if letter is None:
+            raise typer.BadParameter(f"no dead letter {letter_id}", param_hint="LETTER_ID")
+        typer.echo(
+            json.dumps(
+                {
+                    column.key: _jsonable(getattr(letter, column.key))
+                    for column in DeadLetter.__table__.columns
+                },
+                indent=2,
+            )
+        )
+
+
+def _jsonable(value: object) -> object:
+    return value if value is None or isinstance(value, str | int) else str(value)
+
+
+@deadletters_app.command("replay")
+def deadletters_replay(
+    letter_ids: Annotated[list[UUID], typer.Argument(metavar="LETTER_ID...")],
+) -> None:
+    """Queue the messages of these dead letters again, through the outbox (the relay
+    publishes them). A failed command is reopened and gets a fresh outcome. Each letter
+    is replayed at most once; exits 1 when any could not be."""
+    from shared.db.database import Database
+    from shared.messaging.replay import NotReplayable, replay_dead_letter
+
+    db = Database(get_settings().database_url)
+    refused = 0
+    for letter_id in letter_ids:
+        try:
+            with db.transaction() as session:
+                replayed = replay_dead_letter(session, letter_id)
+        except (LookupError, NotReplayable) as exc:
+            refused += 1
+            typer.echo(f"{letter_id}  not replayed: {exc}", err=True)
+            continue
+        reopened = f"  command {replayed.command_id} reopened" if replayed.command_id else ""
+        typer.echo(
+            f"{letter_id}  replayed to {replayed.route.queue}/{replayed.route.actor}{reopened}"
+        )
+    if refused:
+        raise typer.Exit(1)
