@@ -166,6 +166,68 @@ def apikey_create(
     typer.echo(key)
 
 
+@app.command()
+def queues(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Show what is waiting: each queue's depth and consumers on RabbitMQ, the outbox's
+    unpublished rows, scheduled jobs past due, dead letters not replayed."""
+    import pika
+
+    from shared.db.database import Database
+    from shared.db.types import utcnow
+    from shared.messaging.backlog import (
+        outbox_lag,
+        overdue_jobs,
+        queue_depths,
+        unreplayed_dead_letters,
+    )
+    from shared.messaging.routes import WORKER_QUEUES
+
+    settings = get_settings()
+    names = [q + suffix for q in WORKER_QUEUES for suffix in ("", ".DQ", ".XQ")]
+    depths = []
+    if not settings.uses_stub_broker:  # the embedded mode's broker lives in its own process
+        try:
+            depths = queue_depths(settings.broker_url, [*names, settings.ingress_queue])
+        except pika.exceptions.AMQPConnectionError as exc:
+            params = pika.URLParameters(settings.broker_url)  # no credentials in the message
+            raise typer.BadParameter(
+                f"cannot reach RabbitMQ on {params.host}:{params.port}: {type(exc).__name__}",
+                param_hint="WERVING_BROKER_URL",
+            ) from None
+    now = utcnow()
+    with Database(settings.database_url).transaction() as session:
+        waiting = {
+            "outbox unpublished": outbox_lag(session, now),
+            "scheduled jobs past due": overdue_jobs(session, now),
+            "dead letters not replayed": unreplayed_dead_letters(session, now),
+        }
+    if as_json:
+        report = {
+            "queues": {d.queue: {"ready": d.messages, "consumers": d.consumers} for d in depths},
+            **{
+                name.replace(" ", "_"): {
+                    "count": w.count,
+                    "oldest_age_s": w.oldest_age.total_seconds() if w.oldest_age else None,
+                }
+                for name, w in waiting.items()
+            },
+        }
+        typer.echo(json.dumps(report))
+        return
+    if settings.uses_stub_broker:
+        typer.echo("queues: none to show, the embedded broker keeps them in its own process")
+    else:
+        typer.echo(f"{'queue':<20} {'ready':>8} {'consumers':>10}  (- : not declared yet)")
+    for d in depths:
+        ready, consumers = ("-", "-") if d.messages is None else (str(d.messages), str(d.consumers))
+        typer.echo(f"{d.queue:<20} {ready:>8} {consumers:>10}")
+    for name, w in waiting.items():
+        oldest = f", oldest {w.oldest_age.total_seconds():.1f} s ago" if w.oldest_age else ""
+        typer.echo(f"{name}: {w.count}{oldest}")
+
+
 @deadletters_app.command("list")
 def deadletters_list(
     limit: int = 50,

@@ -76,6 +76,24 @@ def test_dead_letters_are_listed_with_their_reason(db: Database) -> None:
     assert '"reason": "bad json"' in listed.output
 
 
+def test_the_queues_report_in_the_embedded_mode_shows_what_waits_in_the_database(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WERVING_BROKER_URL", "stub://")
+    get_settings.cache_clear()
+    with db.transaction() as session:
+        record_dead_letter(
+            session, source="ingress", queue="werving.commands", reason="x", body="{"
+        )
+
+    shown = runner.invoke(app, ["queues"])
+
+    assert shown.exit_code == 0, shown.output
+    assert "embedded broker" in shown.output
+    assert "outbox unpublished: 0\n" in shown.output
+    assert "dead letters not replayed: 1, oldest" in shown.output
+
+
 def test_an_organisation_gets_its_verified_sender_and_a_bad_address_is_refused(
     db: Database,
 ) -> None:
