@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -164,6 +165,95 @@ def apikey_create(
         except LookupError as exc:
             raise typer.BadParameter(str(exc), param_hint="--org") from None
     typer.echo(key)
+
+
+@app.command()
+def send(
+    path: Annotated[Path, typer.Argument(help="The envelope, as JSON; - for standard input.")],
+    org: Annotated[UUID, typer.Option(help="The organisation that sends it.")],
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for the outcome (0: do not wait).", min=0)
+    ] = 0,
+) -> None:
+    """Send a command from a JSON file: the envelope upstream systems publish on the
+    ingress queue, {"idempotency_key": ..., "command": {...}}. Same validation and
+    idempotency as HTTP (the same key and body answer the first response again);
+    prints the accepted response, then with --wait the outcome."""
+    import time
+    from datetime import timedelta
+
+    from pydantic import ValidationError
+
+    from services.command_api.acceptance import accept_command
+    from services.command_api.idempotency import KeyInProgress, KeyReused
+    from shared.commands import CommandEnvelope
+    from shared.db.database import Database
+    from shared.db.models import CommandRecord, Organisation
+
+    text = sys.stdin.read() if str(path) == "-" else _read(path)
+    try:
+        envelope = CommandEnvelope.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise typer.BadParameter(problems, param_hint="PATH") from None
+    settings = get_settings()
+    db = Database(settings.database_url)
+    with db.transaction() as session:
+        if session.get(Organisation, org) is None:
+            raise typer.BadParameter(f"organisation {org} not found", param_hint="--org")
+        try:
+            response = accept_command(
+                session,
+                organisation_id=org,
+                idempotency_key=envelope.idempotency_key,
+                command=envelope.command,
+                source="cli",
+                retention=timedelta(hours=settings.idempotency_retention_hours),
+            )
+        except KeyReused:
+            raise typer.BadParameter(
+                "idempotency_key was already used for a different command", param_hint="PATH"
+            ) from None
+        except KeyInProgress:
+            raise typer.BadParameter(
+                "a command with this idempotency_key is being accepted right now; try again",
+                param_hint="PATH",
+            ) from None
+    typer.echo(json.dumps({**response.body, "replayed": response.replayed}))
+    if not wait:
+        return
+    command_id = UUID(str(response.body["command_id"]))
+    deadline = time.monotonic() + wait
+    while True:
+        with db.transaction() as session:
+            record = session.scalar(
+                select(CommandRecord).where(
+                    CommandRecord.id == command_id, CommandRecord.organisation_id == org
+                )
+            )
+            assert record is not None
+            outcome = {
+                "status": record.status,
+                "code": record.outcome_code,
+                "message": record.outcome_message,
+                "result": record.result,
+            }
+        if outcome["status"] != "accepted":
+            typer.echo(json.dumps(outcome))
+            raise typer.Exit(0 if outcome["status"] == "succeeded" else 1)
+        if time.monotonic() >= deadline:
+            typer.echo(f"no outcome after {wait:g} s: still accepted", err=True)
+            raise typer.Exit(2)
+        time.sleep(0.1)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="PATH") from None
 
 
 @app.command()

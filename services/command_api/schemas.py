@@ -33,7 +33,7 @@ class CommandView(BaseModel):
         default=None, description='What it produced, e.g. {"new_application_id": ...}.'
     )
     idempotency_key: str
-    source: Literal["http", "amqp"]
+    source: Literal["http", "amqp", "cli"]
     created_at: datetime
     completed_at: datetime | None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -10,9 +12,11 @@ from typer.testing import CliRunner
 
 from services.cli import app
 from shared.db.database import Database
-from shared.db.models import ApiKey, Organisation
+from shared.db.models import ApiKey, CommandRecord, Organisation
 from shared.messaging.dead_letters import record_dead_letter
 from shared.settings import get_settings
+from tests.conftest import Tenant
+from tests.factories import open_vacancy, register_body
 
 runner = CliRunner()
 
@@ -117,3 +121,63 @@ def test_an_organisation_gets_its_verified_sender_and_a_bad_address_is_refused(
     bad = runner.invoke(app, ["org", "create", "--name", "Bad", "--sender-email", "not an address"])
     assert bad.exit_code != 0
     assert "sender-email" in bad.output
+
+
+def _envelope(tmp_path: Path, command: dict[str, object], key: str = "cli-test-1") -> str:
+    path = tmp_path / "command.json"
+    path.write_text(json.dumps({"idempotency_key": key, "command": command}))
+    return str(path)
+
+
+def test_a_command_sent_from_a_file_is_accepted_once_per_key(
+    db: Database, tenant: Tenant, tmp_path: Path
+) -> None:
+    vacancy = open_vacancy(db, tenant.organisation_id)
+    path = _envelope(tmp_path, register_body(vacancy))
+    org = str(tenant.organisation_id)
+
+    first = runner.invoke(app, ["send", path, "--org", org])
+    again = runner.invoke(app, ["send", path, "--org", org])
+
+    assert first.exit_code == 0, first.output
+    accepted, replayed = json.loads(first.stdout), json.loads(again.stdout)
+    assert (accepted["status"], accepted["replayed"], replayed["replayed"]) == (
+        "accepted",
+        False,
+        True,
+    )
+    assert replayed["command_id"] == accepted["command_id"]
+    with db.transaction() as session:
+        record = session.scalars(select(CommandRecord)).one()
+        assert (str(record.id), record.source) == (accepted["command_id"], "cli")
+
+
+def test_a_bad_file_is_refused_naming_the_field_and_nothing_is_stored(
+    db: Database, tenant: Tenant, tmp_path: Path
+) -> None:
+    path = _envelope(tmp_path, {"type": "withdraw_application", "application_id": "nope"})
+    refused = runner.invoke(app, ["send", path, "--org", str(tenant.organisation_id)])
+    missing_file = runner.invoke(
+        app, ["send", path.replace("command", "missing"), "--org", str(tenant.organisation_id)]
+    )
+    valid = _envelope(tmp_path, register_body(open_vacancy(db, tenant.organisation_id)))
+    unknown_org = runner.invoke(
+        app, ["send", valid, "--org", "00000000-0000-4000-8000-000000000000"]
+    )
+    assert refused.exit_code == 2
+    assert "command.withdraw_application.application_id" in refused.output
+    assert missing_file.exit_code == 2 and "No such file" in missing_file.output
+    assert unknown_org.exit_code == 2 and "not found" in unknown_org.output
+    with db.transaction() as session:
+        assert session.scalars(select(CommandRecord)).all() == []
+
+
+def test_waiting_for_an_outcome_no_worker_gives_ends_with_exit_code_2(
+    db: Database, tenant: Tenant, tmp_path: Path
+) -> None:
+    path = _envelope(tmp_path, register_body(open_vacancy(db, tenant.organisation_id)))
+    waited = runner.invoke(
+        app, ["send", path, "--org", str(tenant.organisation_id), "--wait", "0.3"]
+    )
+    assert waited.exit_code == 2
+    assert "no outcome after 0.3 s" in waited.stderr

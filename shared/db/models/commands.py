@@ -22,7 +22,7 @@ class CommandRecord(Base):
     organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"))
     type: Mapped[str] = mapped_column(String(60))
     idempotency_key: Mapped[str] = mapped_column(String(255))
-    source: Mapped[str] = mapped_column(String(10))  # "http" | "amqp"
+    source: Mapped[str] = mapped_column(String(10))  # "http" | "amqp" | "cli"
     application_id: Mapped[UUID | None] = mapped_column(index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     status: Mapped[str] = mapped_column(String(20))
