@@ -182,40 +182,27 @@ def send(
     import time
     from datetime import timedelta
 
-    from pydantic import ValidationError
-
-    from services.command_api.acceptance import accept_command
-    from services.command_api.idempotency import KeyInProgress, KeyReused
-    from shared.commands import CommandEnvelope
+    from services.command_api.idempotency import KeyInProgress
+    from services.command_api.ingress import EnvelopeRefused, accept_envelope
     from shared.db.database import Database
     from shared.db.models import CommandRecord, Organisation
 
     text = sys.stdin.read() if str(path) == "-" else _read(path)
-    try:
-        envelope = CommandEnvelope.model_validate_json(text)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise typer.BadParameter(problems, param_hint="PATH") from None
     settings = get_settings()
     db = Database(settings.database_url)
     with db.transaction() as session:
         if session.get(Organisation, org) is None:
             raise typer.BadParameter(f"organisation {org} not found", param_hint="--org")
         try:
-            response = accept_command(
+            response = accept_envelope(
                 session,
                 organisation_id=org,
-                idempotency_key=envelope.idempotency_key,
-                command=envelope.command,
+                body=text,
                 source="cli",
                 retention=timedelta(hours=settings.idempotency_retention_hours),
             )
-        except KeyReused:
-            raise typer.BadParameter(
-                "idempotency_key was already used for a different command", param_hint="PATH"
-            ) from None
+        except EnvelopeRefused as refused:
+            raise typer.BadParameter(refused.reason, param_hint="PATH") from None
         except KeyInProgress:
             raise typer.BadParameter(
                 "a command with this idempotency_key is being accepted right now; try again",

@@ -111,6 +111,18 @@ def werving(*args: str) -> list[str]:
     return [str(BIN / "werving"), *args]
 
 
+def run_werving(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one ``werving`` CLI command to its end, as an operator would."""
+    return subprocess.run(
+        werving(*args),
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
 def status_worker(threads: int = 2, processes: int = 1) -> list[str]:
     return [
         str(BIN / "dramatiq"),

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from services.command_api.acceptance import accept_command
-from services.command_api.idempotency import KeyInProgress, KeyReused
+from services.command_api.acceptance import Source, accept_command
+from services.command_api.idempotency import KeyInProgress, KeyReused, Response
 from shared.commands import CommandEnvelope
 from shared.db.database import Database
 from shared.db.models import Organisation
@@ -88,22 +88,15 @@ class CommandIngress:
         if organisation_id is None:
             raise _Undeliverable(f"unauthorised: no organisation for AMQP user {user_id!r}")
         try:
-            envelope = CommandEnvelope.model_validate_json(body)
-        except ValidationError as exc:
-            raise _Undeliverable(_describe(exc), organisation_id) from None
-        try:
-            response = accept_command(
+            response = accept_envelope(
                 session,
                 organisation_id=organisation_id,
-                idempotency_key=envelope.idempotency_key,
-                command=envelope.command,
+                body=body,
                 source="amqp",
                 retention=self._retention,
             )
-        except KeyReused:
-            raise _Undeliverable(
-                "idempotency_key was already used for a different command", organisation_id
-            ) from None
+        except EnvelopeRefused as refused:
+            raise _Undeliverable(refused.reason, organisation_id) from None
         return str(response.body["command_id"]), response.replayed
 
     def _dead_letter(
@@ -163,6 +156,42 @@ class CommandIngress:
             else:
                 channel.basic_ack(method.delivery_tag)
         channel.cancel()
+
+
+class EnvelopeRefused(Exception):  # noqa: N818 - a verdict on the envelope
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def accept_envelope(
+    session: Session,
+    *,
+    organisation_id: UUID,
+    body: bytes | str,
+    source: Source,
+    retention: timedelta,
+) -> Response:
+    """Validate a command envelope and accept its command, once per idempotency key.
+
+    Raises EnvelopeRefused, naming each bad field, when the envelope is invalid or its
+    key was used for another command; KeyInProgress when the key is being accepted now.
+    """
+    try:
+        envelope = CommandEnvelope.model_validate_json(body)
+    except ValidationError as exc:
+        raise EnvelopeRefused(_describe(exc)) from None
+    try:
+        return accept_command(
+            session,
+            organisation_id=organisation_id,
+            idempotency_key=envelope.idempotency_key,
+            command=envelope.command,
+            source=source,
+            retention=retention,
+        )
+    except KeyReused:
+        raise EnvelopeRefused("idempotency_key was already used for a different command") from None
 
 
 def _describe(error: ValidationError) -> str:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from shared.db.database import Database
 from tests.conftest import make_tenant
 from tests.factories import new_key, open_vacancy, register_body
-from tests.processes import werving
+from tests.processes import run_werving
 
 pytestmark = pytest.mark.integration
 
@@ -26,14 +24,7 @@ def test_a_command_sent_from_a_file_waits_for_and_prints_its_outcome(
     path = tmp_path / "register.json"
     path.write_text(json.dumps(envelope))
 
-    sent = subprocess.run(
-        werving("send", str(path), "--org", str(org), "--wait", "30"),
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    sent = run_werving(env, "send", str(path), "--org", str(org), "--wait", "30")
 
     assert sent.returncode == 0, sent.stderr
     accepted, outcome = (json.loads(line) for line in sent.stdout.splitlines())

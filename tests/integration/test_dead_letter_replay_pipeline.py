@@ -3,8 +3,6 @@ once the cause is fixed: the relay publishes it again and the worker completes i
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from datetime import timedelta
 
@@ -17,7 +15,7 @@ from shared.db.database import Database
 from shared.db.models import CommandRecord, DeadLetter
 from tests.conftest import make_tenant
 from tests.factories import new_key, open_vacancy, register_body
-from tests.processes import wait_until, werving
+from tests.processes import run_werving, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -61,24 +59,10 @@ def test_a_dead_lettered_command_replayed_from_the_cli_completes(
             update(CommandRecord).where(CommandRecord.id == command_id).values(payload=body)
         )
 
-    replay = subprocess.run(
-        werving("deadletters", "replay", str(letter_id)),
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    replay = run_werving(env, "deadletters", "replay", str(letter_id))
 
     assert replay.returncode == 0, replay.stderr
     assert f"command {command_id} reopened" in replay.stdout
     wait_until(lambda: _status(pg, command_id) == "succeeded", what="the replayed command")
-    again = subprocess.run(
-        werving("deadletters", "replay", str(letter_id)),
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    again = run_werving(env, "deadletters", "replay", str(letter_id))
     assert again.returncode == 1 and "already replayed" in again.stderr

@@ -46,6 +46,11 @@ def _letters(db: Database) -> dict[uuid.UUID, DeadLetter]:
         return {row.id: row for row in rows}
 
 
+def _delete_and_purge(database: Database, org: uuid.UUID, app: uuid.UUID) -> None:
+    for step in ("delete_application", "purge_application"):
+        assert run(database, org, {"type": step, "application_id": str(app)}).status == "succeeded"
+
+
 def test_a_purge_erases_the_dead_letters_about_the_application_and_keeps_the_others(
     database: Database,
 ) -> None:
@@ -94,8 +99,7 @@ def test_a_purge_erases_the_dead_letters_about_the_application_and_keeps_the_oth
         json.dumps({"command": {"application_id": str(app), "x": PERSONAL}}),
     )
 
-    for step in ("delete_application", "purge_application"):
-        assert run(database, org, {"type": step, "application_id": str(app)}).status == "succeeded"
+    _delete_and_purge(database, org, app)
 
     letters = _letters(database)
     for erased in (about_it, its_command, its_mail):
@@ -122,7 +126,6 @@ def test_erasing_the_applicant_erases_the_dead_letters_that_name_the_applicant(
         database, org, json.dumps({"command": {"applicant_id": str(applicant), "x": PERSONAL}})
     )
 
-    for step in ("delete_application", "purge_application"):
-        assert run(database, org, {"type": step, "application_id": str(app)}).status == "succeeded"
+    _delete_and_purge(database, org, app)
 
     assert _letters(database)[naming_applicant].body == ERASED_BODY

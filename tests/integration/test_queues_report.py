@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -19,20 +17,14 @@ from shared.messaging.dead_letters import record_dead_letter
 from shared.messaging.outbox import enqueue_task
 from shared.messaging.routes import route_for
 from tests.conftest import make_tenant
-from tests.processes import wait_until, werving
+from tests.processes import run_werving, wait_until
 
 pytestmark = pytest.mark.integration
 
 
 def _report(env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(
-        werving("queues", "--json"),
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = run_werving(env, "queues", "--json")
+    assert done.returncode == 0, done.stderr
     report: dict[str, Any] = json.loads(done.stdout)
     return report
 
