@@ -167,6 +167,49 @@ def apikey_create(
     typer.echo(key)
 
 
+@apikey_app.command("list")
+def apikey_list(
+    org: Annotated[UUID, typer.Option(help="The organisation's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Show the organisation's keys: id, name, scopes, created and revoked (no secrets)."""
+    from services.command_api.api_keys import list_api_keys
+    from shared.db.database import Database
+
+    with Database(get_settings().database_url).transaction() as session:
+        for key in list_api_keys(session, org):
+            row = {
+                "key_id": key.key_id,
+                "name": key.name,
+                "scopes": key.scopes,
+                "created_at": key.created_at.isoformat(),
+                "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+            }
+            if as_json:
+                typer.echo(json.dumps(row))
+            else:
+                row["scopes"] = ",".join(key.scopes)
+                typer.echo("  ".join(str(v) for v in row.values()))
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[str, typer.Argument(help="The id shown by 'apikey list' (wv_<id>_...).")],
+    org: Annotated[UUID, typer.Option(help="The organisation's id.")],
+) -> None:
+    """Revoke a key at once: the next request that presents it is refused with 401."""
+    from services.command_api.api_keys import revoke_api_key
+    from shared.db.database import Database
+
+    with Database(get_settings().database_url).transaction() as session:
+        try:
+            key = revoke_api_key(session, org, key_id)
+        except LookupError as exc:
+            raise typer.BadParameter(str(exc), param_hint="KEY_ID") from None
+        assert key.revoked_at is not None
+        typer.echo(f"{key.key_id}  revoked at {key.revoked_at.isoformat()}")
+
+
 @app.command()
 def send(
     path: Annotated[Path, typer.Argument(help="The envelope, as JSON; - for standard input.")],

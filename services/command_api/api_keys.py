@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from services.command_api.default_reasons import DEFAULT_REJECTION_REASONS
 from shared.db.models import ApiKey, Organisation, RejectionReason
+from shared.db.types import utcnow
 
 PREFIX = "wv"
 
@@ -103,6 +104,33 @@ def create_api_key(
         )
     )
     return f"{PREFIX}_{key_id}_{secret}"
+
+
+def list_api_keys(session: Session, organisation_id: UUID) -> list[ApiKey]:
+    """The organisation's keys, oldest first: ids, names, scopes, dates (never a secret)."""
+    return list(
+        session.scalars(
+            select(ApiKey)
+            .where(ApiKey.organisation_id == organisation_id)
+            .order_by(ApiKey.created_at, ApiKey.key_id)
+        )
+    )
+
+
+def revoke_api_key(session: Session, organisation_id: UUID, key_id: str) -> ApiKey:
+    """Revoke the key at once: the next request that presents it gets 401. Revoking a
+    revoked key keeps its first ``revoked_at``. LookupError when the organisation has no
+    such key."""
+    key = session.scalar(
+        select(ApiKey)
+        .where(ApiKey.organisation_id == organisation_id, ApiKey.key_id == key_id)
+        .with_for_update()
+    )
+    if key is None:
+        raise LookupError(f"organisation {organisation_id} has no key {key_id!r}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
 
 
 def authenticate(session: Session, presented: str) -> Principal | None:

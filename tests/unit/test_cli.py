@@ -1,4 +1,4 @@
-"""The operator CLI: organisations, API keys shown once, dead letters."""
+"""The operator CLI: organisations, API keys (shown once, listed, revoked), dead letters, sending."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -181,3 +182,36 @@ def test_waiting_for_an_outcome_no_worker_gives_ends_with_exit_code_2(
     )
     assert waited.exit_code == 2
     assert "no outcome after 0.3 s" in waited.stderr
+
+
+def test_a_revoked_key_is_refused_at_once_and_listed_as_revoked(
+    db: Database, client: TestClient
+) -> None:
+    org = runner.invoke(app, ["org", "create", "--name", "Acme"]).output.strip()
+    key = runner.invoke(app, ["apikey", "create", "--org", org, "--scopes", "all"]).output.strip()
+    key_id = key.split("_")[1]
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.get("/v1/vacancies", headers=headers).status_code == 200
+
+    revoked = runner.invoke(app, ["apikey", "revoke", key_id, "--org", org])
+
+    assert revoked.exit_code == 0, revoked.output
+    assert client.get("/v1/vacancies", headers=headers).status_code == 401
+    (listed,) = [
+        json.loads(line)
+        for line in runner.invoke(
+            app, ["apikey", "list", "--org", org, "--json"]
+        ).stdout.splitlines()
+    ]
+    assert listed["key_id"] == key_id and listed["revoked_at"] is not None
+    assert key.split("_", 2)[2] not in json.dumps(listed)
+
+
+def test_a_key_of_another_organisation_cannot_be_revoked(db: Database) -> None:
+    mine = runner.invoke(app, ["org", "create", "--name", "Mine"]).output.strip()
+    theirs = runner.invoke(app, ["org", "create", "--name", "Theirs"]).output.strip()
+    key = runner.invoke(app, ["apikey", "create", "--org", theirs, "--scopes", "all"]).output
+    refused = runner.invoke(app, ["apikey", "revoke", key.split("_")[1], "--org", mine])
+    assert refused.exit_code == 2 and "has no key" in refused.output
+    with db.transaction() as session:
+        assert session.scalars(select(ApiKey)).one().revoked_at is None
