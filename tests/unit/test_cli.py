@@ -1,4 +1,4 @@
-"""The operator CLI: organisations, API keys (shown once, listed, revoked), dead letters, sending."""
+"""The operator CLI: organisations, API keys, dead letters, queues, sending commands."""
 
 from __future__ import annotations
 
