@@ -129,6 +129,17 @@ def record(
         log.info("application.status_changed", from_status=before, to_status=after)
 
 
+def check_email_template(template: str | None, purpose: str) -> None:
+    """Refuse a ``template`` the command cannot use. Only the purpose's own exists for
+    now: the organisation's version of it when there is one, else the built-in."""
+    if template is not None and template != purpose:
+        raise Refused(
+            RefusalCode.UNKNOWN_TEMPLATE,
+            f"template {template!r} is not an email template for this command;"
+            f" use {purpose!r} or leave it out",
+        )
+
+
 def schedule_mail(
     session: Session,
     ctx: CommandContext,

@@ -103,7 +103,12 @@ class InviteToInterview(ApplicationCommand):
     location: ShortText | None = None
     video_link: Url | None = None
     interviewers: list[Name] = Field(default_factory=list, max_length=20)
-    template: TemplateName | None = None
+    template: TemplateName | None = Field(
+        default=None,
+        description="Only `interview_invitation` for now: the organisation's own version"
+        " (`PUT /v1/email-templates/interview_invitation/{locale}`) when it has one, else the"
+        " built-in. Any other name is refused with `unknown_template`.",
+    )
     send_at: AwareDatetime | None = Field(
         default=None, description="When to email the invitation; now if unset."
     )
@@ -119,7 +124,10 @@ class InviteToInterview(ApplicationCommand):
 
 class RejectionEmail(Contract):
     template: TemplateName | None = Field(
-        default=None, description="An organisation template; the built-in one if unset."
+        default=None,
+        description="Only `rejection` for now: the organisation's own version"
+        " (`PUT /v1/email-templates/rejection/{locale}`) when it has one, else the"
+        " built-in. Any other name is refused with `unknown_template`.",
     )
     send_at: AwareDatetime | None = Field(
         default=None, description="When to send; until then unreject or withdraw cancels it."
@@ -153,7 +161,12 @@ class SaveAndSendCredentials(ApplicationCommand):
     """Save the application, and email the applicant a link to set a portal password."""
 
     type: Literal["save_and_send_credentials"] = "save_and_send_credentials"
-    template: TemplateName | None = None
+    template: TemplateName | None = Field(
+        default=None,
+        description="Only `credentials` for now: the organisation's own version"
+        " (`PUT /v1/email-templates/credentials/{locale}`) when it has one, else the"
+        " built-in. Any other name is refused with `unknown_template`.",
+    )
 
 
 class TransferApplication(ApplicationCommand):
@@ -174,7 +187,12 @@ class SendOffer(ApplicationCommand):
     start_date: date
     expires_at: AwareDatetime | None = None
     message: Note | None = None
-    template: TemplateName | None = None
+    template: TemplateName | None = Field(
+        default=None,
+        description="Only `offer` for now: the organisation's own version"
+        " (`PUT /v1/email-templates/offer/{locale}`) when it has one, else the"
+        " built-in. Any other name is refused with `unknown_template`.",
+    )
 
 
 class RecordOfferResponse(ApplicationCommand):

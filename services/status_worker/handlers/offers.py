@@ -9,6 +9,7 @@ from services.status_worker.changes import (
     cancel_interviews,
     cancel_pending_mail,
     change,
+    check_email_template,
     load_for_change,
     schedule_mail,
     target_status,
@@ -25,6 +26,7 @@ from shared.messaging.outbox import publish_event
 def send_offer(session: Session, ctx: CommandContext, cmd: SendOffer) -> None:
     application = load_for_change(session, ctx, cmd)
     target = target_status(application, cmd.type)
+    check_email_template(cmd.template, "offer")
     latest = session.scalar(
         select(func.max(Offer.version)).where(Offer.application_id == application.id)
     )
@@ -50,7 +52,7 @@ def send_offer(session: Session, ctx: CommandContext, cmd: SendOffer) -> None:
     )
     session.add(offer)
     change(session, ctx, application, target, "application.offer_sent")
-    schedule_mail(session, ctx, application.id, "offer", offer_id=offer.id, template=cmd.template)
+    schedule_mail(session, ctx, application.id, "offer", offer_id=offer.id)
     ctx.result["offer_id"] = str(offer.id)
     publish_event(
         session,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from services.status_worker.changes import change, load_for_change, schedule_mail, target_status
+from services.status_worker.changes import (
+    change,
+    check_email_template,
+    load_for_change,
+    schedule_mail,
+    target_status,
+)
 from services.status_worker.unit_of_work import CommandContext
 from shared.commands import InviteToInterview, SaveAndSendCredentials, SaveApplication
 from shared.db.models import Applicant, Application, Interview
@@ -16,6 +22,7 @@ from shared.messaging.outbox import publish_event
 def invite_to_interview(session: Session, ctx: CommandContext, cmd: InviteToInterview) -> None:
     application = load_for_change(session, ctx, cmd)
     target = target_status(application, cmd.type)
+    check_email_template(cmd.template, "interview_invitation")
     interview = Interview(
         id=new_id(),
         organisation_id=ctx.organisation_id,
@@ -39,7 +46,6 @@ def invite_to_interview(session: Session, ctx: CommandContext, cmd: InviteToInte
         "interview_invitation",
         due_at=cmd.send_at,
         interview_id=interview.id,
-        template=cmd.template,
     )
     publish_event(
         session,
@@ -67,9 +73,10 @@ def save_and_send_credentials(
     """The status part; mail_worker creates the account and the one-time link at send time."""
     application = load_for_change(session, ctx, cmd)
     target = target_status(application, cmd.type)
+    check_email_template(cmd.template, "credentials")
     change(session, ctx, application, target, "application.saved")
     _join_talent_pool(session, application)
-    schedule_mail(session, ctx, application.id, "credentials", template=cmd.template)
+    schedule_mail(session, ctx, application.id, "credentials")
 
 
 def _join_talent_pool(session: Session, application: Application) -> None:

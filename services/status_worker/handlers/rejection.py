@@ -9,6 +9,7 @@ from services.status_worker.changes import (
     cancel_interviews,
     cancel_pending_mail,
     change,
+    check_email_template,
     load_for_change,
     schedule_mail,
     target_status,
@@ -24,6 +25,8 @@ REJECTION_MAIL = "rejection"
 def reject_application(session: Session, ctx: CommandContext, cmd: RejectApplication) -> None:
     application = load_for_change(session, ctx, cmd)
     target = target_status(application, cmd.type)
+    if cmd.email is not None:
+        check_email_template(cmd.email.template, REJECTION_MAIL)
     reason = session.scalar(
         select(RejectionReason).where(
             RejectionReason.id == cmd.reason_id,
@@ -59,7 +62,6 @@ def reject_application(session: Session, ctx: CommandContext, cmd: RejectApplica
             application.id,
             REJECTION_MAIL,
             due_at=cmd.email.send_at,
-            template=cmd.email.template,
             reason_id=reason.id,
         )
 
