@@ -55,6 +55,21 @@ class Rejection(BaseModel):
     note: str | None
 
 
+class InterviewView(BaseModel):
+    id: UUID
+    interview_type: str
+    starts_at: datetime
+    duration_minutes: int
+    location: str | None
+    video_link: str | None
+    interviewers: list[str]
+    status: Literal["scheduled", "cancelled"]
+    response: Literal["confirmed", "declined"] | None = Field(
+        description="The applicant's answer through the invitation's link; null until then."
+    )
+    responded_at: datetime | None
+
+
 class ApplicationView(BaseModel):
     id: UUID
     vacancy_id: UUID
@@ -71,6 +86,7 @@ class ApplicationView(BaseModel):
     created_at: datetime
     updated_at: datetime
     history: list[HistoryEntry]
+    interviews: list[InterviewView] = Field(description="Oldest first, cancelled ones included.")
     panel_ratings: CandidateRatings = Field(
         description="What panel reviewers said: count, mean, median, min and max of the"
         " stars, and each rating with its comment and reviewer."

@@ -88,6 +88,17 @@ class InterviewScheduled(Event):
     starts_at: datetime
 
 
+class InterviewResponded(Event):
+    """The applicant confirmed or declined through the link in the invitation."""
+
+    name: ClassVar[str] = "interview.responded"
+    event: Literal["interview.responded"] = "interview.responded"
+
+    application_id: UUID
+    interview_id: UUID
+    response: Literal["confirmed", "declined"]
+
+
 class OfferSent(Event):
     name: ClassVar[str] = "offer.sent"
     event: Literal["offer.sent"] = "offer.sent"
@@ -168,6 +179,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ApplicationPurged,
     ApplicationTransferred,
     InterviewScheduled,
+    InterviewResponded,
     OfferSent,
     OfferResponded,
     ApplicantHired,

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shared.db.database import Database
-from shared.db.models import Interview
+from shared.db.models import Interview, OutboxMessage
 from tests.conftest import Tenant
 from tests.mailbox import deliver_due_mail, parsed
 from tests.seeds import seed_reference
@@ -89,3 +89,39 @@ def test_a_cancelled_interview_can_no_longer_be_answered(
     path, _, signature = link.partition("?sig=")
     assert client.post(path, data={"sig": signature, "answer": "confirmed"}).status_code == 409
     assert _response(db) is None
+
+
+def test_the_recruiter_sees_the_answer_on_the_application_and_subscribers_get_an_event(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
+    link = _invite(db, tenant)
+    path, _, signature = link.partition("?sig=")
+    for answer in ("declined", "declined", "confirmed"):  # a second click records nothing new
+        assert client.post(path, data={"sig": signature, "answer": answer}).status_code == 200
+
+    with db.transaction() as session:
+        interview = session.scalars(select(Interview)).one()
+        application_id, interview_id = interview.application_id, interview.id
+        events = session.scalars(
+            select(OutboxMessage.payload)
+            .where(OutboxMessage.destination == "interview.responded")
+            .order_by(OutboxMessage.id)
+        ).all()
+    shown = client.get(f"/v1/applications/{application_id}", headers=tenant.headers).json()
+
+    (seen,) = shown["interviews"]
+    assert (seen["id"], seen["response"], seen["status"]) == (
+        str(interview_id),
+        "confirmed",
+        "scheduled",
+    )
+    answers = [h for h in shown["history"] if h["event_type"].startswith("interview.")]
+    assert [(h["event_type"], h["actor"], h["from_status"], h["to_status"]) for h in answers] == [
+        ("interview.declined", "applicant", "interview", "interview"),
+        ("interview.confirmed", "applicant", "interview", "interview"),
+    ]
+    assert [(e["interview_id"], e["response"]) for e in events] == [
+        (str(interview_id), "declined"),
+        (str(interview_id), "confirmed"),
+    ]
+    assert all("ann" not in str(e).lower() for e in events)  # ids only, no personal data

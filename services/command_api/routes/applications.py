@@ -18,11 +18,12 @@ from services.command_api.schemas import (
     ApplicationSummary,
     ApplicationView,
     HistoryEntry,
+    InterviewView,
     Rejection,
 )
 from services.command_api.scoping import get_owned
 from shared.db.database import Database
-from shared.db.models import Applicant, Application, ApplicationEvent
+from shared.db.models import Applicant, Application, ApplicationEvent, Interview
 from shared.statuses import ApplicationStatus
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
@@ -92,6 +93,17 @@ def get_application(application_id: UUID, principal: ReaderDep, db: DatabaseDep)
             created_at=application.created_at,
             updated_at=application.updated_at,
             history=[HistoryEntry.model_validate(e, from_attributes=True) for e in events],
+            interviews=[
+                InterviewView.model_validate(i, from_attributes=True)
+                for i in session.scalars(
+                    select(Interview)
+                    .where(
+                        Interview.application_id == application.id,
+                        Interview.organisation_id == principal.organisation_id,
+                    )
+                    .order_by(Interview.starts_at, Interview.id)
+                )
+            ],
             panel_ratings=candidate_ratings(session, principal.organisation_id, application.id),
         )
 

@@ -15,10 +15,14 @@ from uuid import UUID
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from services.command_api.deps import DatabaseDep, SettingsDep
-from shared.db.models import Application, Interview, Vacancy
+from shared.db.models import Application, ApplicationEvent, Interview, Vacancy
+from shared.events import InterviewResponded
+from shared.ids import new_id
 from shared.links import verify
+from shared.messaging.outbox import publish_event
 
 router = APIRouter(prefix="/interviews", tags=["interview responses"], include_in_schema=True)
 
@@ -101,7 +105,42 @@ def record_interview_response(
             return _page(
                 "Too late to answer", "<p>This interview can no longer be answered.</p>", 409
             )
-        interview.response = answer
-        interview.responded_at = datetime.now(UTC)
+        if interview.response != answer:  # a second click on the same button records nothing
+            _record(session, interview, answer)
     text = "Thank you, see you then." if answer == "confirmed" else "Thank you for letting us know."
     return _page("Answer recorded", f"<p>{text}</p>")
+
+
+def _record(session: Session, interview: Interview, answer: Answer) -> None:
+    """The answer on the interview, a history row the recruiter sees, an event."""
+    now = datetime.now(UTC)
+    interview.response = answer
+    interview.responded_at = now
+    status = session.scalar(
+        select(Application.status).where(
+            Application.id == interview.application_id,
+            Application.organisation_id == interview.organisation_id,
+        )
+    )
+    session.add(
+        ApplicationEvent(
+            id=new_id(),
+            organisation_id=interview.organisation_id,
+            application_id=interview.application_id,
+            event_type=f"interview.{answer}",
+            actor="applicant",
+            from_status=status,
+            to_status=status,
+            occurred_at=now,
+        )
+    )
+    publish_event(
+        session,
+        InterviewResponded(
+            occurred_at=now,
+            organisation_id=interview.organisation_id,
+            application_id=interview.application_id,
+            interview_id=interview.id,
+            response=answer,
+        ),
+    )
