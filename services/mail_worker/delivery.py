@@ -10,13 +10,14 @@ are sent again, with the same Message-ID, so a duplicate can be recognised.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Final
+from datetime import datetime, timedelta
+from typing import Any, Final, Protocol
 from uuid import UUID
 
 import structlog
-from sqlalchemy import Table, and_, bindparam, func, update
+from sqlalchemy import Table, and_, bindparam, func, insert, literal, select, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import object_session
 
 from services.mail_worker.mailer import (
     OutcomeUnknown,
@@ -26,9 +27,11 @@ from services.mail_worker.mailer import (
 )
 from shared.db.database import Database
 from shared.db.driver_statements import run
-from shared.db.models import OutboundEmail
-from shared.db.types import utcnow
+from shared.db.models import OutboundEmail, OutboxMessage
+from shared.db.types import JSONText, utcnow
 from shared.errors import TransientError
+from shared.events import EmailFailed, EmailSent
+from shared.messaging.outbox import EVENT, publish_event
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +46,8 @@ class Sendable:
     purpose: str
     mime: bytes
     recipients: list[str]
+    organisation_id: UUID
+    application_id: UUID | None
 
 
 def claim_locked(email: OutboundEmail, *, lease: timedelta) -> Sendable | None:
@@ -56,6 +61,9 @@ def claim_locked(email: OutboundEmail, *, lease: timedelta) -> Sendable | None:
     expired = email.state == "sending" and email.lease_until is not None and email.lease_until < now
     if expired and email.purpose in AT_MOST_ONCE:
         _settle(email, "unknown", "the sender stopped during a send; not retried")
+        session = object_session(email)
+        assert session is not None, "claim_locked takes a row its caller's session loaded"
+        publish_event(session, _told(email, "unknown", now))
         log.error("email.outcome_unknown", email_id=str(email.id), purpose=email.purpose)
         return None
     if email.state != "pending" and not expired:
@@ -64,7 +72,14 @@ def claim_locked(email: OutboundEmail, *, lease: timedelta) -> Sendable | None:
     email.attempts += 1
     email.lease_until = now + lease
     email.updated_at = now
-    return Sendable(email.id, email.purpose, email.mime, _recipients(email))
+    return Sendable(
+        email.id,
+        email.purpose,
+        email.mime,
+        _recipients(email),
+        email.organisation_id,
+        email.application_id,
+    )
 
 
 def _recipients(email: OutboundEmail) -> list[str]:
@@ -76,44 +91,88 @@ def send(db: Database, mailer: SmtpMailer, email: Sendable, sender: str) -> None
     try:
         reply = mailer.send(email.mime, sender=sender, recipients=email.recipients)
     except TemporaryFailure as exc:
-        _record(db, email.id, "pending", str(exc))
+        _record(db, email, "pending", str(exc))
         raise TransientError(f"email {email.id}: {exc}") from None
     except PermanentFailure as exc:
-        _record(db, email.id, "failed", str(exc.reply))
+        _record(db, email, "failed", str(exc.reply))
         log.warning("email.failed", email_id=str(email.id), reply=str(exc.reply))
         return
     except OutcomeUnknown as exc:
         if email.purpose in AT_MOST_ONCE:
-            _record(db, email.id, "unknown", str(exc))
+            _record(db, email, "unknown", str(exc))
             log.error("email.outcome_unknown", email_id=str(email.id), purpose=email.purpose)
             return
-        _record(db, email.id, "pending", str(exc))
+        _record(db, email, "pending", str(exc))
         raise TransientError(f"email {email.id}: {exc}") from None
-    _record(db, email.id, "sent", str(reply))
+    _record(db, email, "sent", str(reply))
     log.info("email.sent", email_id=str(email.id), purpose=email.purpose)
 
 
-def _record(db: Database, email_id: UUID, state: str, reply: str) -> None:
-    """Write the outcome of an attempt. A connection found lost is replaced and the write
-    tried once more: the server has the message, and a retry of the job would find it
-    claimed and leave it to lease expiry."""
+def _record(db: Database, email: Sendable, state: str, reply: str) -> None:
+    """Write the outcome of an attempt, and for a final one its event, atomically. A
+    connection found lost is replaced and the write tried once more: the server has the
+    message, and a retry of the job would find it claimed and leave it to lease expiry."""
     now = utcnow()
-    params = {
-        "email": email_id,
+    params: dict[str, Any] = {
+        "email": email.id,
         "state": state,
         "reply": reply[:2000],
         "now": now,
         "sent_at": now if state == "sent" else None,
     }
+    if state != "pending":
+        event = _told(email, state, now)
+        params |= {
+            "event_id": event.event_id,
+            "org": email.organisation_id,
+            "name": event.name,
+            "payload": JSONText(event.model_dump_json()),
+        }
     try:
-        with db.single_statement() as connection:
-            run(connection, _SETTLE, params)
+        _write_outcome(db, params)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
-        log.warning("email.record_retried", email_id=str(email_id))
-        with db.single_statement() as connection:
+        log.warning("email.record_retried", email_id=str(email.id))
+        _write_outcome(db, params)
+
+
+def _write_outcome(db: Database, params: dict[str, Any]) -> None:
+    with db.single_statement() as connection:
+        if "event_id" not in params:
             run(connection, _SETTLE, params)
+        elif connection.dialect.name == "postgresql":
+            run(connection, _SETTLE_AND_TELL, params)  # one statement, so one autocommit
+        else:  # SQLite: single_statement is a transaction there
+            run(connection, _SETTLE, params)
+            connection.execute(_TELL, params)
+
+
+class _AnEmail(Protocol):
+    """What an email's event needs of it: a Sendable, a loaded row or a returned one."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def organisation_id(self) -> UUID: ...
+    @property
+    def application_id(self) -> UUID | None: ...
+    @property
+    def purpose(self) -> str: ...
+
+
+def _told(email: _AnEmail, state: str, now: datetime) -> EmailSent | EmailFailed:
+    """The event that says how ``email`` ended."""
+    about = {
+        "occurred_at": now,
+        "organisation_id": email.organisation_id,
+        "email_id": email.id,
+        "application_id": email.application_id,
+        "purpose": email.purpose,
+    }
+    if state == "sent":
+        return EmailSent(**about)
+    return EmailFailed(**about, state=state)
 
 
 _emails: Table = OutboundEmail.__table__  # type: ignore[assignment]
@@ -133,6 +192,33 @@ _SETTLE: Final = (
 )
 
 
+_outbox: Table = OutboxMessage.__table__  # type: ignore[assignment]
+# The email's event as an outbox row, written only when the settling UPDATE matched.
+_EVENT_ROW: Final = select(
+    bindparam("event_id", type_=_outbox.c.id.type),
+    bindparam("org", type_=_outbox.c.organisation_id.type),
+    literal(EVENT),
+    bindparam("name", type_=_outbox.c.destination.type),
+    bindparam("payload", type_=_outbox.c.payload.type),
+    bindparam("now", type_=_outbox.c.created_at.type),
+    literal(0),
+)
+_EVENT_COLUMNS: Final = ("id", "organisation_id", "kind", "destination", "payload", "created_at")
+_SETTLE_AND_TELL: Final = insert(_outbox).from_select(
+    [*_EVENT_COLUMNS, "attempts"],
+    _EVENT_ROW.select_from(_SETTLE.returning(_emails.c.id).cte("settled")),
+)
+_TELL: Final = insert(_outbox).values(
+    id=bindparam("event_id"),
+    organisation_id=bindparam("org"),
+    kind=EVENT,
+    destination=bindparam("name"),
+    payload=bindparam("payload"),
+    created_at=bindparam("now"),
+    attempts=0,
+)
+
+
 def _settle(email: OutboundEmail, state: str, reply: str) -> None:
     now = utcnow()
     email.state = state
@@ -148,7 +234,7 @@ def expire_leases(db: Database) -> int:
     now = utcnow()
     stuck = and_(OutboundEmail.state == "sending", OutboundEmail.lease_until < now)
     with db.transaction() as session:
-        unknown = session.scalars(
+        unknown = session.execute(
             update(OutboundEmail)
             .where(stuck, OutboundEmail.purpose.in_(AT_MOST_ONCE))
             .values(
@@ -157,14 +243,21 @@ def expire_leases(db: Database) -> int:
                 updated_at=now,
                 smtp_reply="the sender stopped during a send; not retried",
             )
-            .returning(OutboundEmail.id)
+            .returning(
+                OutboundEmail.id,
+                OutboundEmail.organisation_id,
+                OutboundEmail.application_id,
+                OutboundEmail.purpose,
+            )
         ).all()
+        for row in unknown:
+            publish_event(session, _told(row, "unknown", now))
         retried = session.scalars(
             update(OutboundEmail)
             .where(stuck, OutboundEmail.purpose.not_in(AT_MOST_ONCE))
             .values(state="pending", lease_until=None, updated_at=now)
             .returning(OutboundEmail.id)
         ).all()
-    for email_id in unknown:
-        log.error("email.outcome_unknown", email_id=str(email_id))
+    for row in unknown:
+        log.error("email.outcome_unknown", email_id=str(row.id))
     return len(unknown) + len(retried)

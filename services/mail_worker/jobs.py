@@ -199,7 +199,14 @@ def _written_claimed(
     }
     append(session, OutboundEmail, row)
     # The live message, never the redacted copy, is what goes out.
-    return Sendable(email_id, job.purpose, composed.message.mime, _recipients(composed))
+    return Sendable(
+        email_id,
+        job.purpose,
+        composed.message.mime,
+        _recipients(composed),
+        job.organisation_id,
+        job.application_id,
+    )
 
 
 _jobs: Table = ScheduledJob.__table__  # type: ignore[assignment]

@@ -99,6 +99,31 @@ class InterviewResponded(Event):
     response: Literal["confirmed", "declined"]
 
 
+class EmailSettled(Event):
+    """Base of the events that say how an email ended; no address, subject or reply in it."""
+
+    email_id: UUID
+    application_id: UUID | None
+    purpose: str
+
+
+class EmailSent(EmailSettled):
+    """The SMTP server accepted the email."""
+
+    name: ClassVar[str] = "email.sent"
+    event: Literal["email.sent"] = "email.sent"
+
+
+class EmailFailed(EmailSettled):
+    """The email was refused for good (``failed``), or may or may not have gone out and is
+    not sent again (``unknown``: credentials, offers, contracts, review links)."""
+
+    name: ClassVar[str] = "email.failed"
+    event: Literal["email.failed"] = "email.failed"
+
+    state: Literal["failed", "unknown"]
+
+
 class OfferSent(Event):
     name: ClassVar[str] = "offer.sent"
     event: Literal["offer.sent"] = "offer.sent"
@@ -180,6 +205,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ApplicationTransferred,
     InterviewScheduled,
     InterviewResponded,
+    EmailSent,
+    EmailFailed,
     OfferSent,
     OfferResponded,
     ApplicantHired,

@@ -1,4 +1,4 @@
-"""Recording an email's outcome survives a database connection lost meanwhile."""
+"""Recording an email's outcome, and its event, survives a database connection lost meanwhile."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+from sqlalchemy import select
 
 from services.mail_worker.delivery import send
 from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
-from shared.db.models import OutboundEmail
+from shared.db.models import OutboundEmail, OutboxMessage
 from shared.settings import Settings
 from tests.conftest import make_tenant
 from tests.mailbox import claim, stored_email
@@ -48,5 +49,10 @@ def test_an_email_sent_while_the_pool_lost_its_connections_is_still_recorded_sen
             row = session.get(OutboundEmail, email_id)
             assert row is not None
             assert (row.state, row.attempts, row.lease_until) == ("sent", 1, None)
+            # with its event written in the same statement, once
+            told = session.scalars(
+                select(OutboxMessage.payload).where(OutboxMessage.destination == "email.sent")
+            ).all()
+            assert [(e["email_id"], e["purpose"]) for e in told] == [(str(email_id), "receipt")]
     finally:
         db.dispose()

@@ -6,11 +6,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from services.mail_worker.delivery import expire_leases, send
 from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
-from shared.db.models import OutboundEmail
+from shared.db.models import OutboundEmail, OutboxMessage
 from shared.errors import TransientError
 from shared.settings import Settings
 from tests.conftest import Tenant
@@ -25,6 +26,18 @@ def _state(db: Database, email_id: uuid.UUID) -> tuple[str, str | None, int]:
         email = session.get(OutboundEmail, email_id)
         assert email is not None
         return email.state, email.smtp_reply, email.attempts
+
+
+def _told(db: Database) -> list[tuple[str, str, str | None]]:
+    """The email events in the outbox: name, email id and, for email.failed, the state."""
+    with db.transaction() as session:
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.destination.like("email.%"))
+            .order_by(OutboxMessage.id)
+        ).all()
+        assert all("ann@example.org" not in str(row.payload) for row in rows)
+        return [(r.destination, r.payload["email_id"], r.payload.get("state")) for r in rows]
 
 
 def _attempt(db: Database, mailer: SmtpMailer, email_id: uuid.UUID) -> None:
@@ -44,6 +57,7 @@ def test_a_451_is_retried_and_the_email_is_sent_once(db: Database, tenant: Tenan
         mailer.close()
     assert _state(db, email_id)[0:3:2] == ("sent", 2)
     assert len(sink.received) == 1
+    assert _told(db) == [("email.sent", str(email_id), None)]  # the retry told nothing
     assert claim(db, email_id, lease=LEASE) is None  # done: nothing to claim
 
 
@@ -57,6 +71,7 @@ def test_a_550_fails_at_once_with_the_reply_recorded(db: Database, tenant: Tenan
     assert (state, attempts) == ("failed", 1)
     assert reply is not None and "550" in reply and "No such user" in reply
     assert sink.received == []
+    assert _told(db) == [("email.failed", str(email_id), "failed")]
 
 
 @pytest.mark.parametrize("purpose", ["credentials", "offer", "contract"])
@@ -71,6 +86,7 @@ def test_a_connection_dropped_after_data_never_duplicates_an_at_most_once_email(
         mailer.close()
     assert _state(db, email_id)[0] == "unknown"
     assert len(sink.received) == 1  # the server had it; we never send it again
+    assert _told(db) == [("email.failed", str(email_id), "unknown")]
 
 
 def test_a_connection_dropped_after_data_resends_other_emails_with_the_same_message_id(
@@ -103,3 +119,14 @@ def test_a_sender_that_died_mid_send_leaves_no_email_in_sending(
     # Then the offer is reported unknown and the receipt is sendable again
     assert _state(db, offer)[0] == "unknown"
     assert _state(db, receipt)[0] == "pending"
+    assert _told(db) == [("email.failed", str(offer), "unknown")]
+
+
+def test_a_worker_that_finds_an_at_most_once_email_abandoned_reports_it_unknown(
+    db: Database, tenant: Tenant
+) -> None:
+    offer = stored_email(db, tenant.organisation_id, "offer")
+    assert claim(db, offer, lease=timedelta(seconds=-1)) is not None  # then the worker died
+    assert claim(db, offer, lease=LEASE) is None  # the next delivery settles it
+    assert _state(db, offer)[0] == "unknown"
+    assert _told(db) == [("email.failed", str(offer), "unknown")]
