@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from services.command_api.api_keys import ALL_SCOPES, create_api_key, create_organisation
 from services.command_api.app import create_app
+from services.mail_sink_page import mail_page_router
 from services.mail_worker.sink import start_sink
 from shared.db.database import Database
 from shared.db.migrate import upgrade
@@ -110,11 +111,14 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
         f"  demo API key:     {key}\n"
         f"  open vacancy id:  {vacancy_id}\n"
         f"  mail sink:        smtp://127.0.0.1:{smtp_port} -> {var_dir / 'mail'}\n"
+        f"  caught mail:      {base}/dev/mail\n"
         f"  documents:        {settings.documents_dir}\n"
     )
     print(banner, flush=True)  # noqa: T201 - the one thing a newcomer must see
     try:
-        uvicorn.run(create_app(settings, db), host=host, port=port, log_config=None)
+        app = create_app(settings, db)
+        app.include_router(mail_page_router(var_dir / "mail"))
+        uvicorn.run(app, host=host, port=port, log_config=None)
     finally:
         stop.set()
         waker.close()
