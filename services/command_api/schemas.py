@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.command_api.review_results import CandidateRatings
-from shared.commands.fields import Name, RejectionType
+from shared.commands.fields import Money, Name, RejectionType
 from shared.errors import RefusalCode
 from shared.statuses import ApplicationStatus, CommandStatus
 
@@ -55,6 +55,34 @@ class Rejection(BaseModel):
     note: str | None
 
 
+class ApplicantView(BaseModel):
+    id: UUID
+    name: str
+    email: str
+    phone: str | None
+    locale: str | None
+    in_talent_pool: bool
+    is_candidate: bool = Field(description="False once hired: an employee, no longer a candidate.")
+
+
+class ScreeningAnswerView(BaseModel):
+    question: str
+    answer: str
+
+
+class OfferView(BaseModel):
+    id: UUID
+    version: int
+    salary: Money
+    start_date: date
+    expires_at: datetime | None
+    message: str | None
+    status: Literal["open", "superseded", "accepted", "declined"]
+    response_reason: str | None
+    responded_at: datetime | None
+    created_at: datetime
+
+
 class InterviewView(BaseModel):
     id: UUID
     interview_type: str
@@ -74,9 +102,15 @@ class ApplicationView(BaseModel):
     id: UUID
     vacancy_id: UUID
     applicant_id: UUID
+    applicant: ApplicantView
     status: ApplicationStatus
     status_before: ApplicationStatus | None
     version: int
+    application_text: str | None
+    screening_answers: list[ScreeningAnswerView]
+    cv_document_id: UUID | None = Field(
+        description="The CV sent with this application (`GET /v1/documents/{id}`), if any."
+    )
     deleted: bool
     deleted_at: datetime | None
     rejection: Rejection | None = Field(description="Why it was rejected; null unless rejected.")
@@ -87,6 +121,7 @@ class ApplicationView(BaseModel):
     updated_at: datetime
     history: list[HistoryEntry]
     interviews: list[InterviewView] = Field(description="Oldest first, cancelled ones included.")
+    offers: list[OfferView] = Field(description="Every version, the oldest first.")
     panel_ratings: CandidateRatings = Field(
         description="What panel reviewers said: count, mean, median, min and max of the"
         " stars, and each rating with its comment and reviewer."

@@ -14,16 +14,19 @@ from services.command_api.pagination import PageDep, PageRequest, keyset, split_
 from services.command_api.responses import GET_ERRORS, LIST_ERRORS
 from services.command_api.review_results import candidate_ratings
 from services.command_api.schemas import (
+    ApplicantView,
     ApplicationPage,
     ApplicationSummary,
     ApplicationView,
     HistoryEntry,
     InterviewView,
+    OfferView,
     Rejection,
+    ScreeningAnswerView,
 )
 from services.command_api.scoping import get_owned
 from shared.db.database import Database
-from shared.db.models import Applicant, Application, ApplicationEvent, Interview
+from shared.db.models import Applicant, Application, ApplicationEvent, Interview, Offer
 from shared.statuses import ApplicationStatus
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
@@ -77,10 +80,23 @@ def get_application(application_id: UUID, principal: ReaderDep, db: DatabaseDep)
             )
             .order_by(ApplicationEvent.occurred_at, ApplicationEvent.id)
         ).all()
+        applicant = session.scalar(
+            select(Applicant).where(
+                Applicant.id == application.applicant_id,
+                Applicant.organisation_id == principal.organisation_id,
+            )
+        )
+        assert applicant is not None  # an application always has its applicant
         return ApplicationView(
             id=application.id,
             vacancy_id=application.vacancy_id,
             applicant_id=application.applicant_id,
+            applicant=ApplicantView.model_validate(applicant, from_attributes=True),
+            application_text=application.application_text,
+            screening_answers=[
+                ScreeningAnswerView.model_validate(a) for a in application.screening_answers
+            ],
+            cv_document_id=application.cv_document_id,
             status=ApplicationStatus(application.status),
             status_before=(
                 ApplicationStatus(application.status_before) if application.status_before else None
@@ -104,8 +120,40 @@ def get_application(application_id: UUID, principal: ReaderDep, db: DatabaseDep)
                     .order_by(Interview.starts_at, Interview.id)
                 )
             ],
+            offers=[
+                _offer(o)
+                for o in session.scalars(
+                    select(Offer)
+                    .where(
+                        Offer.application_id == application.id,
+                        Offer.organisation_id == principal.organisation_id,
+                    )
+                    .order_by(Offer.version)
+                )
+            ],
             panel_ratings=candidate_ratings(session, principal.organisation_id, application.id),
         )
+
+
+def _offer(offer: Offer) -> OfferView:
+    return OfferView.model_validate(
+        {
+            "id": offer.id,
+            "version": offer.version,
+            "salary": {
+                "amount": offer.salary_amount,
+                "currency": offer.salary_currency,
+                "period": offer.salary_period,
+            },
+            "start_date": offer.start_date,
+            "expires_at": offer.expires_at,
+            "message": offer.message,
+            "status": offer.status,
+            "response_reason": offer.response_reason,
+            "responded_at": offer.responded_at,
+            "created_at": offer.created_at,
+        }
+    )
 
 
 def _rejection(application: Application) -> Rejection | None:
