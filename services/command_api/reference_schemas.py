@@ -52,6 +52,15 @@ class RejectionReasonIn(BaseModel):
     label_en: Name
 
 
+class RejectionReasonLabels(BaseModel):
+    """A reason's wording; its type stays, since past rejections were of that type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label_nl: Name
+    label_en: Name
+
+
 class RejectionReasonView(BaseModel):
     id: UUID
     rejection_type: RejectionType

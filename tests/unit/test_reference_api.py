@@ -450,3 +450,84 @@ def test_reopening_needs_an_idempotency_key_and_the_vacancies_write_scope(
     assert missing_key.status_code == 400
     reader = make_tenant(db, scopes=[Scope.VACANCIES_READ], name="Reader")
     assert _post(client, reader, f"/v1/vacancies/{vacancy}/open").status_code == 403
+
+
+# -- editing ------------------------------------------------------------------------------
+
+
+def _put(client: TestClient, tenant: Tenant, path: str, body: Any) -> httpx.Response:
+    headers = {**tenant.headers, "Idempotency-Key": new_key()}
+    response: httpx.Response = client.put(path, json=body, headers=headers)
+    return response
+
+
+def test_a_vacancy_is_retitled_and_moved_and_stays_closed(
+    client: TestClient, tenant: Tenant
+) -> None:
+    department = _department(client, tenant)
+    position = _position(client, tenant, department, "Nurse")
+    vacancy = _post(client, tenant, "/v1/vacancies", {"title": "Nurce"}).json()["id"]
+    _post(client, tenant, f"/v1/vacancies/{vacancy}/close")
+
+    edited = _put(
+        client, tenant, f"/v1/vacancies/{vacancy}", {"title": "Nurse", "position_id": position}
+    )
+
+    assert edited.status_code == 200, edited.text
+    shown = client.get(f"/v1/vacancies/{vacancy}", headers=tenant.headers).json()
+    assert (shown["title"], shown["department_id"], shown["position_id"], shown["status"]) == (
+        "Nurse",
+        department,
+        position,
+        "closed",
+    )
+
+
+def test_a_department_is_renamed_and_a_reason_reworded_but_keeps_its_type(
+    client: TestClient, tenant: Tenant
+) -> None:
+    department = _department(client, tenant, "Zorg")
+    reason = _post(
+        client,
+        tenant,
+        "/v1/rejection-reasons",
+        {"rejection_type": "by_company", "label_nl": "Te laat", "label_en": "Too late"},
+    ).json()["id"]
+
+    renamed = _put(client, tenant, f"/v1/departments/{department}", {"name": "Care"})
+    reworded = _put(
+        client,
+        tenant,
+        f"/v1/rejection-reasons/{reason}/labels",
+        {"label_nl": "Vacature vervuld", "label_en": "Position filled"},
+    )
+    retyped = _put(
+        client,
+        tenant,
+        f"/v1/rejection-reasons/{reason}/labels",
+        {"label_nl": "x", "label_en": "y", "rejection_type": "by_candidate"},
+    )
+
+    assert renamed.json()["name"] == "Care"
+    assert (reworded.json()["label_en"], reworded.json()["rejection_type"]) == (
+        "Position filled",
+        "by_company",
+    )
+    assert _fields(retyped) == ["rejection_type"]
+
+
+def test_editing_is_scoped_to_the_organisation_and_checks_placement(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
+    vacancy = _post(client, tenant, "/v1/vacancies", {"title": "Nurse"}).json()["id"]
+    department = _department(client, tenant)
+    other = make_tenant(db, name="Other")
+    theirs = _department(client, other)
+
+    assert _put(client, other, f"/v1/vacancies/{vacancy}", {"title": "Mine"}).status_code == 404
+    assert _put(client, other, f"/v1/departments/{department}", {"name": "X"}).status_code == 404
+    moved = _put(
+        client, tenant, f"/v1/vacancies/{vacancy}", {"title": "N", "department_id": theirs}
+    )
+    assert _fields(moved) == ["department_id"]
+    assert client.get(f"/v1/vacancies/{vacancy}", headers=tenant.headers).json()["title"] == "Nurse"

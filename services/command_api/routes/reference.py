@@ -22,6 +22,7 @@ from services.command_api.reference_schemas import (
     PositionList,
     PositionView,
     RejectionReasonIn,
+    RejectionReasonLabels,
     RejectionReasonList,
     RejectionReasonView,
 )
@@ -95,6 +96,46 @@ def get_department(department_id: UUID, principal: ReaderDep, db: DatabaseDep) -
             session, Department, department_id, principal.organisation_id, what="department"
         )
         return _department_view(department)
+
+
+@router.put(
+    "/v1/departments/{department_id}",
+    response_model=DepartmentView,
+    responses={**POST_ERRORS, **GET_ERRORS},
+)
+def rename_department(
+    department_id: UUID,
+    department_in: DepartmentIn,
+    principal: WriterDep,
+    key: IdempotencyKeyDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Rename a department; its positions, vacancies and employees stay in it."""
+
+    def produce(session: Session) -> Response:
+        department = get_owned(
+            session,
+            Department,
+            department_id,
+            principal.organisation_id,
+            what="department",
+            for_update=True,
+        )
+        department.name = department_in.name
+        session.flush()
+        return Response(200, _department_view(department).model_dump(mode="json"))
+
+    return write_once(
+        db,
+        settings,
+        principal,
+        key,
+        request=f"PUT /v1/departments/{department_id}",
+        body=department_in.model_dump(),
+        produce=produce,
+        location=lambda body: f"/v1/departments/{body['id']}",
+    )
 
 
 # -- positions --------------------------------------------------------------------------
@@ -245,6 +286,47 @@ def get_rejection_reason(
             session, RejectionReason, reason_id, principal.organisation_id, what="rejection reason"
         )
         return _reason_view(reason)
+
+
+@router.put(
+    "/v1/rejection-reasons/{reason_id}/labels",
+    response_model=RejectionReasonView,
+    responses={**POST_ERRORS, **GET_ERRORS},
+)
+def relabel_rejection_reason(
+    reason_id: UUID,
+    labels: RejectionReasonLabels,
+    principal: WriterDep,
+    key: IdempotencyKeyDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Reword a reason in both languages. Its type stays; past rejections show the new
+    wording, since they point at the reason."""
+
+    def produce(session: Session) -> Response:
+        reason = get_owned(
+            session,
+            RejectionReason,
+            reason_id,
+            principal.organisation_id,
+            what="rejection reason",
+            for_update=True,
+        )
+        reason.label_nl, reason.label_en = labels.label_nl, labels.label_en
+        session.flush()
+        return Response(200, _reason_view(reason).model_dump(mode="json"))
+
+    return write_once(
+        db,
+        settings,
+        principal,
+        key,
+        request=f"PUT /v1/rejection-reasons/{reason_id}/labels",
+        body=labels.model_dump(),
+        produce=produce,
+        location=_reason_location,
+    )
 
 
 @router.post(

@@ -1,4 +1,4 @@
-"""``/v1/vacancies``: create, list, close and reopen vacancies."""
+"""``/v1/vacancies``: create, list, edit, close and reopen vacancies."""
 
 from __future__ import annotations
 
@@ -97,6 +97,37 @@ def get_vacancy(
 ) -> VacancyView:
     with db.transaction() as session:
         return _view(_scoped(session, principal, vacancy_id))
+
+
+@router.put("/{vacancy_id}", response_model=VacancyView, responses={**POST_ERRORS, **GET_ERRORS})
+def update_vacancy(
+    vacancy_id: UUID,
+    vacancy_in: VacancyIn,
+    principal: Annotated[Principal, Depends(require(Scope.VACANCIES_WRITE))],
+    key: IdempotencyKeyDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Replace a vacancy's title, department and position (open or closed stays as it is).
+    Its applications keep pointing at it."""
+
+    def produce(session: Session) -> Response:
+        vacancy = _scoped(session, principal, vacancy_id, for_update=True)
+        vacancy.department_id, vacancy.position_id = _placement(session, principal, vacancy_in)
+        vacancy.title = vacancy_in.title
+        session.flush()
+        return Response(200, _view(vacancy).model_dump(mode="json"))
+
+    return write_once(
+        db,
+        settings,
+        principal,
+        key,
+        request=f"PUT /v1/vacancies/{vacancy_id}",
+        body=vacancy_in.model_dump(),
+        produce=produce,
+        location=_location,
+    )
 
 
 @router.post(
