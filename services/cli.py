@@ -219,9 +219,11 @@ def send(
     ] = 0,
 ) -> None:
     """Send a command from a JSON file: the envelope upstream systems publish on the
-    ingress queue, {"idempotency_key": ..., "command": {...}}. Same validation and
+    ingress queue, {"idempotency_key": ..., "command": {...}}, or a bulk one with
+    "application_ids" (the command without application_id). Same validation and
     idempotency as HTTP (the same key and body answer the first response again);
-    prints the accepted response, then with --wait the outcome."""
+    prints the accepted response, then with --wait each command's outcome: exit 0 when
+    all succeeded, 1 when any was rejected or failed, 2 when one had none in time."""
     import time
     from datetime import timedelta
 
@@ -254,29 +256,39 @@ def send(
     typer.echo(json.dumps({**response.body, "replayed": response.replayed}))
     if not wait:
         return
-    command_id = UUID(str(response.body["command_id"]))
+    body = response.body
+    items = [body] if "command_id" in body else body["items"]
+    pending = [UUID(str(i["command_id"])) for i in items if i.get("command_id")]
+    all_succeeded = len(pending) == len(items)  # a refused bulk item has no command
     deadline = time.monotonic() + wait
-    while True:
+    while pending:
         with db.transaction() as session:
-            record = session.scalar(
-                select(CommandRecord).where(
-                    CommandRecord.id == command_id, CommandRecord.organisation_id == org
+            done = session.scalars(
+                select(CommandRecord)
+                .where(
+                    CommandRecord.id.in_(pending),
+                    CommandRecord.organisation_id == org,
+                    CommandRecord.status != "accepted",
                 )
-            )
-            assert record is not None
-            outcome = {
-                "status": record.status,
-                "code": record.outcome_code,
-                "message": record.outcome_message,
-                "result": record.result,
-            }
-        if outcome["status"] != "accepted":
-            typer.echo(json.dumps(outcome))
-            raise typer.Exit(0 if outcome["status"] == "succeeded" else 1)
-        if time.monotonic() >= deadline:
-            typer.echo(f"no outcome after {wait:g} s: still accepted", err=True)
+                .order_by(CommandRecord.id)
+            ).all()
+            for record in done:
+                outcome = {
+                    "command_id": str(record.id),
+                    "status": record.status,
+                    "code": record.outcome_code,
+                    "message": record.outcome_message,
+                    "result": record.result,
+                }
+                typer.echo(json.dumps(outcome))
+                all_succeeded &= record.status == "succeeded"
+                pending.remove(record.id)
+        if pending and time.monotonic() >= deadline:
+            typer.echo(f"no outcome after {wait:g} s for {len(pending)} command(s)", err=True)
             raise typer.Exit(2)
-        time.sleep(0.1)
+        if pending:
+            time.sleep(0.1)
+    raise typer.Exit(0 if all_succeeded else 1)
 
 
 def _read(path: Path) -> str:

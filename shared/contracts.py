@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from shared.commands import CommandEnvelope, CommandMessage
+from shared.commands import BulkCommandEnvelope, CommandEnvelope, CommandMessage
 from shared.events import EVENT_TYPES
 from shared.messaging.routes import WORKER_QUEUES
 from shared.settings import Settings
@@ -21,7 +21,12 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 
 
 def _schemas(ref_template: str) -> dict[str, Any]:
-    models: list[type[BaseModel]] = [CommandEnvelope, CommandMessage, *EVENT_TYPES]
+    models: list[type[BaseModel]] = [
+        CommandEnvelope,
+        BulkCommandEnvelope,
+        CommandMessage,
+        *EVENT_TYPES,
+    ]
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=ref_template)
     return dict(top.get("$defs", {}))
 
@@ -29,7 +34,12 @@ def _schemas(ref_template: str) -> dict[str, Any]:
 def json_schemas() -> dict[str, dict[str, Any]]:
     """One standalone JSON Schema per message, keyed by file name."""
     result: dict[str, dict[str, Any]] = {}
-    models: list[type[BaseModel]] = [CommandEnvelope, CommandMessage, *EVENT_TYPES]
+    models: list[type[BaseModel]] = [
+        CommandEnvelope,
+        BulkCommandEnvelope,
+        CommandMessage,
+        *EVENT_TYPES,
+    ]
     for model in models:
         schema = model.model_json_schema()
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -47,10 +57,14 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
             "description": (
                 "Durable queue for upstream systems that publish commands instead of calling"
                 " HTTP. Publish with the `user_id` property set to your RabbitMQ user: it"
-                " selects your organisation. Malformed or unauthorised messages are recorded"
-                " as dead letters with their reason."
+                " selects your organisation. A body with `application_ids` is a bulk"
+                " envelope. Malformed or unauthorised messages are recorded as dead letters"
+                " with their reason."
             ),
-            "messages": {"commandEnvelope": {"$ref": "#/components/messages/CommandEnvelope"}},
+            "messages": {
+                "commandEnvelope": {"$ref": "#/components/messages/CommandEnvelope"},
+                "bulkCommandEnvelope": {"$ref": "#/components/messages/BulkCommandEnvelope"},
+            },
             "bindings": {
                 "amqp": {"is": "queue", "queue": {"name": settings.ingress_queue, "durable": True}}
             },
@@ -86,7 +100,12 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
             for queue in WORKER_QUEUES
         },
     }
-    message_names = ["CommandEnvelope", "CommandMessage", *events.values()]
+    message_names = [
+        "CommandEnvelope",
+        "BulkCommandEnvelope",
+        "CommandMessage",
+        *events.values(),
+    ]
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -102,6 +102,7 @@ def accept_bulk(
     command: dict[str, Any],
     application_ids: list[UUID],
     retention: timedelta,
+    source: Source = "http",
 ) -> Response:
     """Fan one command out over many applications: one command, and outcome, each."""
     if "application_id" in command or command.get("type") == "register_application":
@@ -135,7 +136,7 @@ def accept_bulk(
                     organisation_id=organisation_id,
                     idempotency_key=key,
                     command=one,
-                    source="http",
+                    source=source,
                     retention=retention,
                 )
             except KeyReused:

@@ -10,6 +10,7 @@ and one bad message never stops the consumer.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,9 +25,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from services.command_api.acceptance import Source, accept_command
+from services.command_api.acceptance import (
+    InvalidBulkCommandError,
+    Source,
+    accept_bulk,
+    accept_command,
+)
 from services.command_api.idempotency import KeyInProgress, KeyReused, Response
-from shared.commands import CommandEnvelope
+from shared.commands import BulkCommandEnvelope, CommandEnvelope
 from shared.db.database import Database
 from shared.db.models import Organisation
 from shared.messaging.dead_letters import record_dead_letter
@@ -63,7 +69,7 @@ class CommandIngress:
         """Accept one published envelope, or dead-letter it with the reason."""
         try:
             with self._db.transaction() as session:
-                command_id, replayed = self._accept(session, body, user_id)
+                response = self._accept(session, body, user_id)
         except _Undeliverable as undeliverable:
             return self._dead_letter(
                 body, undeliverable.reason, message_id, undeliverable.organisation_id
@@ -76,10 +82,23 @@ class CommandIngress:
         except SQLAlchemyError as exc:
             # The message cannot be stored as it is (bad data): retrying cannot help.
             return self._dead_letter(body, f"not storable: {type(exc).__name__}", message_id, None)
-        log.info("command.accepted", source="amqp", command_id=command_id, replayed=replayed)
+        if "command_id" in response.body:
+            log.info(
+                "command.accepted",
+                source="amqp",
+                command_id=response.body["command_id"],
+                replayed=response.replayed,
+            )
+        else:
+            log.info(
+                "bulk.accepted",
+                source="amqp",
+                count=response.body["count"],
+                replayed=response.replayed,
+            )
         return IngressOutcome(Verdict.ACCEPTED)
 
-    def _accept(self, session: Session, body: bytes, user_id: str | None) -> tuple[str, bool]:
+    def _accept(self, session: Session, body: bytes, user_id: str | None) -> Response:
         if not user_id:
             raise _Undeliverable("unauthorised: the message has no user_id property")
         organisation_id = session.scalar(
@@ -97,7 +116,7 @@ class CommandIngress:
             )
         except EnvelopeRefused as refused:
             raise _Undeliverable(refused.reason, organisation_id) from None
-        return str(response.body["command_id"]), response.replayed
+        return response
 
     def _dead_letter(
         self, body: bytes, reason: str, message_id: str | None, organisation_id: UUID | None
@@ -172,11 +191,14 @@ def accept_envelope(
     source: Source,
     retention: timedelta,
 ) -> Response:
-    """Validate a command envelope and accept its command, once per idempotency key.
+    """Validate a command envelope, or a bulk one (it has ``application_ids``), and accept
+    its command(s), once per idempotency key.
 
     Raises EnvelopeRefused, naming each bad field, when the envelope is invalid or its
     key was used for another command; KeyInProgress when the key is being accepted now.
     """
+    if _is_bulk(body):
+        return _accept_bulk(session, organisation_id, body, source, retention)
     try:
         envelope = CommandEnvelope.model_validate_json(body)
     except ValidationError as exc:
@@ -192,6 +214,44 @@ def accept_envelope(
         )
     except KeyReused:
         raise EnvelopeRefused("idempotency_key was already used for a different command") from None
+
+
+def _is_bulk(body: bytes | str) -> bool:
+    try:
+        raw = json.loads(body)
+    except ValueError:
+        return False  # the envelope's own validation names the problem
+    return isinstance(raw, dict) and "application_ids" in raw
+
+
+def _accept_bulk(
+    session: Session,
+    organisation_id: UUID,
+    body: bytes | str,
+    source: Source,
+    retention: timedelta,
+) -> Response:
+    try:
+        envelope = BulkCommandEnvelope.model_validate_json(body)
+    except ValidationError as exc:
+        raise EnvelopeRefused(_describe(exc)) from None
+    try:
+        return accept_bulk(
+            session,
+            organisation_id=organisation_id,
+            idempotency_key=envelope.idempotency_key,
+            command=envelope.command,
+            application_ids=envelope.application_ids,
+            retention=retention,
+            source=source,
+        )
+    except InvalidBulkCommandError as invalid:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in invalid.errors
+        )
+        raise EnvelopeRefused(f"invalid bulk command: {fields}") from None
+    except KeyReused:
+        raise EnvelopeRefused("idempotency_key was already used for a different bulk") from None
 
 
 def _describe(error: ValidationError) -> str:

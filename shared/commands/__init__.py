@@ -27,7 +27,13 @@ from shared.commands.applications import (
 )
 from shared.commands.base import ApplicationCommand, Command, Contract
 from shared.commands.catalogue import COMMAND_ADAPTER, STATUS_COMMANDS, AnyCommand, command_type
-from shared.commands.envelope import CommandEnvelope, CommandMessage, JobMessage
+from shared.commands.envelope import (
+    MAX_BULK,
+    BulkCommandEnvelope,
+    CommandEnvelope,
+    CommandMessage,
+    JobMessage,
+)
 from shared.commands.reviews import (
     ClosePanelReview,
     RequestPanelReview,
@@ -38,9 +44,11 @@ from shared.commands.reviews import (
 
 __all__ = [
     "COMMAND_ADAPTER",
+    "MAX_BULK",
     "STATUS_COMMANDS",
     "AnyCommand",
     "ApplicationCommand",
+    "BulkCommandEnvelope",
     "ClosePanelReview",
     "Command",
     "CommandEnvelope",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Final, Literal, Self
 from uuid import UUID
+
+from pydantic import Field, model_validator
 
 from shared.commands.base import Contract
 from shared.commands.catalogue import AnyCommand
@@ -20,6 +22,31 @@ class CommandEnvelope(Contract):
     schema_version: Literal[1] = 1
     idempotency_key: IdempotencyKey
     command: AnyCommand
+
+
+MAX_BULK: Final = 1_000
+
+
+class BulkCommandEnvelope(Contract):
+    """One recruiter action for many applications, published on the ingress queue.
+
+    It fans out into one command per application, each with the derived key
+    ``<idempotency_key>/<application_id>`` and its own outcome and ``command.completed``.
+    """
+
+    schema_version: Literal[1] = 1
+    idempotency_key: IdempotencyKey
+    application_ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)
+    command: dict[str, Any] = Field(
+        description="A command as in a single envelope, without `application_id`"
+        " (any type but `register_application`); checked for every application.",
+    )
+
+    @model_validator(mode="after")
+    def _each_once(self) -> Self:
+        if len(set(self.application_ids)) != len(self.application_ids):
+            raise ValueError("application_ids: each application may appear once")
+        return self
 
 
 class CommandMessage(Contract):

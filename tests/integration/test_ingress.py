@@ -18,6 +18,7 @@ from shared.settings import Settings
 from tests.conftest import make_tenant
 from tests.factories import open_vacancy, register_body
 from tests.processes import running, wait_until, werving
+from tests.workflow import run
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +115,47 @@ def test_bad_envelopes_are_dead_lettered_with_their_reason_and_the_next_one_is_p
     assert any("command.register_application.applicant.email" in r for r in reasons)
     assert any("unauthorised: the message has no user_id property" in r for r in reasons)
     assert b"\x00not json at all" in bodies  # kept byte for byte, for inspection and replay
+
+
+@pytest.mark.usefixtures("ingress_process", "relay_process", "worker_process")
+def test_a_bulk_envelope_fans_out_into_one_command_per_application(pg: Database, amqp: str) -> None:
+    # Given three received applications of an organisation publishing as "guest"
+    tenant = make_tenant(pg, amqp_user=AMQP_USER)
+    vacancy = open_vacancy(pg, tenant.organisation_id)
+    applications = [
+        run(pg, tenant.organisation_id, register_body(vacancy)).application_id for _ in range(3)
+    ]
+    key = f"amqp-bulk-{uuid.uuid4()}"
+    # When it publishes one bulk withdrawal, and then an invalid bulk
+    bulk = {
+        "idempotency_key": key,
+        "application_ids": [str(a) for a in applications],
+        "command": {"type": "withdraw_application", "reason": "Vacancy cancelled"},
+    }
+    _publish(amqp, json.dumps(bulk).encode())
+    invalid = {**bulk, "idempotency_key": f"{key}-bad", "command": {"type": "hire_applicant"}}
+    _publish(amqp, json.dumps(invalid).encode())
+    # Then each application got its own command, key and outcome
+    derived = [f"{key}/{a}" for a in applications]
+    wait_until(
+        lambda: all(_command_status(pg, k) == "succeeded" for k in derived),
+        what="every bulk command to succeed",
+    )
+    with pg.transaction() as session:
+        sources = session.scalars(
+            select(CommandRecord.source).where(CommandRecord.idempotency_key.in_(derived))
+        ).all()
+    assert sources == ["amqp"] * 3
+    # And the invalid bulk is a dead letter naming the field, with no command
+    wait_until(lambda: _dead_letters(pg, f"{key}-bad") == 1, what="the invalid bulk's dead letter")
+    with pg.transaction() as session:
+        letter = session.scalars(
+            select(DeadLetter).where(DeadLetter.body.contains(f"{key}-bad"))
+        ).one()
+        assert "invalid bulk command" in letter.reason and "position_id" in letter.reason
+    assert _command_status(pg, f"{key}-bad/{applications[0]}") is None
+
+
+def _dead_letters(db: Database, text: str) -> int:
+    with db.transaction() as session:
+        return len(session.scalars(select(DeadLetter).where(DeadLetter.body.contains(text))).all())

@@ -18,6 +18,7 @@ from shared.messaging.dead_letters import record_dead_letter
 from shared.settings import get_settings
 from tests.conftest import Tenant
 from tests.factories import open_vacancy, register_body
+from tests.workflow import run
 
 runner = CliRunner()
 
@@ -215,3 +216,35 @@ def test_a_key_of_another_organisation_cannot_be_revoked(db: Database) -> None:
     assert refused.exit_code == 2 and "has no key" in refused.output
     with db.transaction() as session:
         assert session.scalars(select(ApiKey)).one().revoked_at is None
+
+
+def test_a_bulk_envelope_sent_from_a_file_fans_out(
+    db: Database, tenant: Tenant, tmp_path: Path
+) -> None:
+    org = tenant.organisation_id
+    vacancy = open_vacancy(db, org)
+    applications = [run(db, org, register_body(vacancy)).application_id for _ in range(2)]
+    path = tmp_path / "bulk.json"
+    path.write_text(
+        json.dumps(
+            {
+                "idempotency_key": "cli-bulk-1",
+                "application_ids": [str(a) for a in applications],
+                "command": {"type": "save_application"},
+            }
+        )
+    )
+
+    sent = runner.invoke(app, ["send", str(path), "--org", str(org)])
+
+    assert sent.exit_code == 0, sent.output
+    accepted = json.loads(sent.stdout)
+    assert accepted["count"] == 2
+    assert [i["idempotency_key"] for i in accepted["items"]] == [
+        f"cli-bulk-1/{a}" for a in applications
+    ]
+    with db.transaction() as session:
+        sources = session.scalars(
+            select(CommandRecord.source).where(CommandRecord.type == "save_application")
+        ).all()
+    assert sources == ["cli", "cli"]

@@ -15,10 +15,9 @@ from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDep, require
 from services.command_api.problems import ProblemError, field_errors
 from services.command_api.responses import POST_ERRORS, idempotency_problems
+from shared.commands import MAX_BULK
 
 router = APIRouter(prefix="/v1/commands", tags=["commands"])
-
-MAX_BULK = 1_000
 
 
 class BulkCommand(BaseModel):
