@@ -200,3 +200,27 @@ def test_a_body_cannot_restyle_the_page_hide_its_numbers_or_load_anything(
     text = pdf_text(storage.get(document.storage_key))
     assert "Pagina 1 van 1" in text and "Acme" in text  # page numbers and letterhead
     assert "Ann de Vries Kok" in text  # the body's text stays
+
+
+def test_a_body_is_previewed_with_sample_values_before_and_after_saving(
+    client: TestClient, tenant: Tenant
+) -> None:
+    path = "/v1/document-templates/contract/nl"
+    builtin = client.post(f"{path}/preview", headers=tenant.headers)
+    draft = client.post(f"{path}/preview", json={"html": OWN_CONTRACT}, headers=tenant.headers)
+    broken = client.post(
+        f"{path}/preview", json={"html": "{{ salary_in_bitcoin }}"}, headers=tenant.headers
+    )
+    client.put(
+        path, json={"html": OWN_CONTRACT}, headers={**tenant.headers, "Idempotency-Key": new_key()}
+    )
+    saved = client.post(f"{path}/preview", headers=tenant.headers)
+
+    assert builtin.status_code == 200 and "Sanne de Vries" in builtin.json()["html"]
+    assert draft.status_code == 200
+    assert draft.json()["html"].startswith("\n<h1>Contract van Zorggroep Noord</h1>")
+    assert "{{" not in draft.json()["html"]
+    assert broken.status_code == 422
+    assert [e["field"] for e in broken.json()["errors"]] == ["html"]
+    assert saved.json() == draft.json()
+    assert builtin.json() != draft.json()

@@ -23,7 +23,12 @@ from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDep, require
 from services.command_api.idempotency import Response
 from services.command_api.problems import FieldError, ProblemError
-from services.command_api.responses import AUTH_ERRORS, TEMPLATE_READ_ERRORS, TEMPLATE_WRITE_ERRORS
+from services.command_api.responses import (
+    AUTH_ERRORS,
+    TEMPLATE_PREVIEW_ERRORS,
+    TEMPLATE_READ_ERRORS,
+    TEMPLATE_WRITE_ERRORS,
+)
 from services.command_api.writes import save_version, write_once
 from shared.db.models import DocumentTemplate
 from shared.documents.overrides import find_document_template
@@ -59,6 +64,13 @@ class DocumentTemplateView(BaseModel):
     html: str
 
 
+class RenderedDocumentBody(BaseModel):
+    html: str = Field(
+        description="The body rendered with the purpose's sample values. document_worker puts"
+        " it in werving's page (A4, letterhead with the logo, page numbers) and renders the PDF."
+    )
+
+
 class DocumentTemplateSummary(BaseModel):
     purpose: DocumentPurposeName
     locale: Locale
@@ -90,10 +102,11 @@ def _view(
     )
 
 
-def _checked(purpose: str, locale: Locale, html: str) -> None:
-    """Refuse a body that the sandbox, the purpose's variables or a sample render reject."""
+def _checked(purpose: str, locale: Locale, html: str) -> str:
+    """The body rendered with sample values; refused when the sandbox, the purpose's
+    variables or that render reject it."""
     try:
-        render(check_template(purpose, html), sample_values(purpose, locale))
+        return render(check_template(purpose, html), sample_values(purpose, locale))
     except TemplateProblem as problem:
         raise ProblemError(
             422,
@@ -128,6 +141,30 @@ def get_document_template(
     with db.transaction() as session:
         row = find_document_template(session, principal.organisation_id, purpose, locale)
         return _view(purpose, locale, row)
+
+
+@router.post(
+    "/{purpose}/{locale}/preview",
+    response_model=RenderedDocumentBody,
+    responses=TEMPLATE_PREVIEW_ERRORS,
+)
+def preview_document_template(
+    purpose: DocumentPurposeName,
+    locale: Locale,
+    principal: ReaderDep,
+    db: DatabaseDep,
+    template_in: DocumentTemplateIn | None = None,
+) -> RenderedDocumentBody:
+    """The body rendered with the purpose's sample values: from the request's `html` when
+    given, else the organisation's saved body, else the built-in. Nothing is saved, so no
+    Idempotency-Key is needed. Refusals are those of saving."""
+    if template_in is not None:
+        source = template_in.html
+    else:
+        with db.transaction() as session:
+            row = find_document_template(session, principal.organisation_id, purpose, locale)
+        source = builtin_source(purpose, locale) if row is None else row.html
+    return RenderedDocumentBody(html=_checked(purpose, locale, source))
 
 
 @router.put(
