@@ -137,6 +137,67 @@ def org_create(
         typer.echo(str(organisation.id))
 
 
+@org_app.command("update")
+def org_update(
+    organisation_id: Annotated[UUID, typer.Argument(help="The organisation's id.")],
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    locale: Annotated[str | None, typer.Option(help="Default locale: nl or en.")] = None,
+    amqp_user: Annotated[
+        str | None, typer.Option(help="RabbitMQ user whose messages act for it ('' for none).")
+    ] = None,
+    sender_email: Annotated[
+        str | None, typer.Option(help="Verified address its mail comes from.")
+    ] = None,
+    sender_name: Annotated[str | None, typer.Option(help="Display name for its mail.")] = None,
+) -> None:
+    """Change what is given, keep the rest; prints the organisation as JSON."""
+    from sqlalchemy.exc import IntegrityError
+
+    from shared.commands.fields import parse_email
+    from shared.db.database import Database
+    from shared.db.models import Organisation
+
+    if locale is not None and locale not in ("nl", "en"):
+        raise typer.BadParameter("locale must be nl or en", param_hint="--locale")
+    try:
+        sender = parse_email(sender_email) if sender_email else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--sender-email") from None
+    db = Database(get_settings().database_url)
+    try:
+        with db.transaction() as session:
+            organisation = session.get(Organisation, organisation_id, with_for_update=True)
+            if organisation is None:
+                raise typer.BadParameter(
+                    f"organisation {organisation_id} not found", param_hint="ORGANISATION_ID"
+                )
+            if name is not None:
+                organisation.name = name
+            if locale is not None:
+                organisation.default_locale = locale
+            if amqp_user is not None:
+                organisation.amqp_user = amqp_user or None
+            if sender is not None:
+                organisation.sender_email = sender
+            if sender_name is not None:
+                organisation.sender_name = sender_name
+            session.flush()
+            shown = {
+                "id": str(organisation.id),
+                "name": organisation.name,
+                "locale": organisation.default_locale,
+                "amqp_user": organisation.amqp_user,
+                "sender_email": organisation.sender_email,
+                "sender_name": organisation.sender_name,
+            }
+    except IntegrityError:
+        raise typer.BadParameter(
+            f"AMQP user {amqp_user!r} already acts for another organisation",
+            param_hint="--amqp-user",
+        ) from None
+    typer.echo(json.dumps(shown))
+
+
 @apikey_app.command("create")
 def apikey_create(
     org: Annotated[UUID, typer.Option(help="The organisation's id.")],

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from services.cli import app
 from shared.db.database import Database
@@ -21,6 +23,11 @@ from tests.factories import open_vacancy, register_body
 from tests.workflow import run
 
 runner = CliRunner()
+
+
+def _said(result: Result) -> str:
+    """The output as words, whatever box and line width the error panel used."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
 
 
 @pytest.fixture(autouse=True)
@@ -167,9 +174,9 @@ def test_a_bad_file_is_refused_naming_the_field_and_nothing_is_stored(
         app, ["send", valid, "--org", "00000000-0000-4000-8000-000000000000"]
     )
     assert refused.exit_code == 2
-    assert "command.withdraw_application.application_id" in refused.output
-    assert missing_file.exit_code == 2 and "No such file" in missing_file.output
-    assert unknown_org.exit_code == 2 and "not found" in unknown_org.output
+    assert "command.withdraw_application.application_id" in _said(refused)
+    assert missing_file.exit_code == 2 and "No such file" in _said(missing_file)
+    assert unknown_org.exit_code == 2 and "not found" in _said(unknown_org)
     with db.transaction() as session:
         assert session.scalars(select(CommandRecord)).all() == []
 
@@ -213,7 +220,7 @@ def test_a_key_of_another_organisation_cannot_be_revoked(db: Database) -> None:
     theirs = runner.invoke(app, ["org", "create", "--name", "Theirs"]).output.strip()
     key = runner.invoke(app, ["apikey", "create", "--org", theirs, "--scopes", "all"]).output
     refused = runner.invoke(app, ["apikey", "revoke", key.split("_")[1], "--org", mine])
-    assert refused.exit_code == 2 and "has no key" in refused.output
+    assert refused.exit_code == 2 and "has no key" in _said(refused)
     with db.transaction() as session:
         assert session.scalars(select(ApiKey)).one().revoked_at is None
 
@@ -248,3 +255,30 @@ def test_a_bulk_envelope_sent_from_a_file_fans_out(
             select(CommandRecord.source).where(CommandRecord.type == "save_application")
         ).all()
     assert sources == ["cli", "cli"]
+
+
+def test_an_organisation_is_updated_field_by_field_and_amqp_users_stay_unique(
+    db: Database,
+) -> None:
+    acme = runner.invoke(app, ["org", "create", "--name", "Acme", "--amqp-user", "acme"])
+    runner.invoke(app, ["org", "create", "--name", "Other", "--amqp-user", "other"])
+    org = acme.output.strip()
+
+    updated = runner.invoke(
+        app, ["org", "update", org, "--locale", "en", "--sender-email", "HR@Acme.example"]
+    )
+    taken = runner.invoke(app, ["org", "update", org, "--amqp-user", "other"])
+    cleared = runner.invoke(app, ["org", "update", org, "--amqp-user", ""])
+
+    assert updated.exit_code == 0, updated.output
+    assert {k: json.loads(updated.stdout)[k] for k in ("name", "locale", "sender_email")} == {
+        "name": "Acme",
+        "locale": "en",
+        "sender_email": "HR@acme.example",
+    }
+    assert taken.exit_code == 2 and "already acts for another organisation" in _said(taken)
+    assert cleared.exit_code == 0 and json.loads(cleared.stdout)["amqp_user"] is None
+    with db.transaction() as session:
+        organisation = session.get(Organisation, uuid.UUID(org))
+        assert organisation is not None
+        assert (organisation.default_locale, organisation.amqp_user) == ("en", None)
