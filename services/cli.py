@@ -115,15 +115,9 @@ def org_create(
 ) -> None:
     """Create an organisation and print its id."""
     from services.command_api.api_keys import create_organisation
-    from shared.commands.fields import parse_email
     from shared.db.database import Database
 
-    if locale not in ("nl", "en"):
-        raise typer.BadParameter("locale must be nl or en", param_hint="--locale")
-    try:
-        sender = parse_email(sender_email) if sender_email else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--sender-email") from None
+    sender = _checked_org_fields(locale, sender_email)
     db = Database(get_settings().database_url)
     with db.transaction() as session:
         organisation = create_organisation(
@@ -135,6 +129,18 @@ def org_create(
             sender_name=sender_name,
         )
         typer.echo(str(organisation.id))
+
+
+def _checked_org_fields(locale: str | None, sender_email: str | None) -> str | None:
+    """Refuse a locale werving has no templates for; the sender address, normalised."""
+    from shared.commands.fields import parse_email
+
+    if locale is not None and locale not in ("nl", "en"):
+        raise typer.BadParameter("locale must be nl or en", param_hint="--locale")
+    try:
+        return parse_email(sender_email) if sender_email else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--sender-email") from None
 
 
 @org_app.command("update")
@@ -153,16 +159,10 @@ def org_update(
     """Change what is given, keep the rest; prints the organisation as JSON."""
     from sqlalchemy.exc import IntegrityError
 
-    from shared.commands.fields import parse_email
     from shared.db.database import Database
     from shared.db.models import Organisation
 
-    if locale is not None and locale not in ("nl", "en"):
-        raise typer.BadParameter("locale must be nl or en", param_hint="--locale")
-    try:
-        sender = parse_email(sender_email) if sender_email else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--sender-email") from None
+    sender = _checked_org_fields(locale, sender_email)
     db = Database(get_settings().database_url)
     try:
         with db.transaction() as session:
