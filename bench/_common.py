@@ -28,6 +28,8 @@ import pika
 import psycopg
 from pika.exceptions import ChannelClosedByBroker
 
+from shared.messaging.backlog import queue_depths
+
 BIN = Path(sys.executable).parent
 POSTGRES_ADMIN_URL = os.environ.get(
     "WERVING_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -245,17 +247,11 @@ def quiet_pika() -> Iterator[None]:
 
 def queue_depth(queue: str) -> tuple[int, int]:
     """(messages, consumers) of ``queue``; (-1, -1) when it does not exist."""
-    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url()))
-    try:
-        channel = connection.channel()
-        try:
-            with quiet_pika():
-                ok = channel.queue_declare(queue, passive=True)
-        except ChannelClosedByBroker:
-            return -1, -1
-        return int(ok.method.message_count), int(ok.method.consumer_count)
-    finally:
-        connection.close()
+    with quiet_pika():
+        (depth,) = queue_depths(rabbitmq_url(), [queue])
+    if depth.messages is None or depth.consumers is None:
+        return -1, -1
+    return depth.messages, depth.consumers
 
 
 def purge_queues(queues: list[str]) -> None:

@@ -134,9 +134,12 @@ def org_create(
 def _checked_org_fields(locale: str | None, sender_email: str | None) -> str | None:
     """Refuse a locale werving has no templates for; the sender address, normalised."""
     from shared.commands.fields import parse_email
+    from shared.emails.locales import LOCALES
 
-    if locale is not None and locale not in ("nl", "en"):
-        raise typer.BadParameter("locale must be nl or en", param_hint="--locale")
+    if locale is not None and locale not in LOCALES:
+        raise typer.BadParameter(
+            f"locale must be one of {', '.join(LOCALES)}", param_hint="--locale"
+        )
     try:
         return parse_email(sender_email) if sender_email else None
     except ValueError as exc:
@@ -375,14 +378,15 @@ def queues(
         queue_depths,
         unreplayed_dead_letters,
     )
-    from shared.messaging.routes import WORKER_QUEUES
+    from shared.messaging.routes import WORKER_QUEUES_WITH_SIBLINGS
 
     settings = get_settings()
-    names = [q + suffix for q in WORKER_QUEUES for suffix in ("", ".DQ", ".XQ")]
     depths = []
     if not settings.uses_stub_broker:  # the embedded mode's broker lives in its own process
         try:
-            depths = queue_depths(settings.broker_url, [*names, settings.ingress_queue])
+            depths = queue_depths(
+                settings.broker_url, [*WORKER_QUEUES_WITH_SIBLINGS, settings.ingress_queue]
+            )
         except pika.exceptions.AMQPConnectionError as exc:
             params = pika.URLParameters(settings.broker_url)  # no credentials in the message
             raise typer.BadParameter(

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 import pika
@@ -246,17 +248,15 @@ def _accept_bulk(
             source=source,
         )
     except InvalidBulkCommandError as invalid:
-        fields = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in invalid.errors
-        )
-        raise EnvelopeRefused(f"invalid bulk command: {fields}") from None
+        raise EnvelopeRefused(f"invalid bulk command: {_fields(invalid.errors)}") from None
     except KeyReused:
         raise EnvelopeRefused("idempotency_key was already used for a different bulk") from None
 
 
 def _describe(error: ValidationError) -> str:
-    parts = []
-    for e in error.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "body"
-        parts.append(f"{field}: {e['msg']}")
-    return "invalid command envelope: " + "; ".join(parts)
+    return f"invalid command envelope: {_fields(error.errors())}"
+
+
+def _fields(errors: Iterable[Mapping[str, Any]]) -> str:
+    """Each error as ``<dotted field>: <message>``."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in errors)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.command_api.acceptance import Source
 from services.command_api.review_results import CandidateRatings
 from shared.commands.fields import Money, Name, RejectionType
 from shared.errors import RefusalCode
@@ -33,7 +34,7 @@ class CommandView(BaseModel):
         default=None, description='What it produced, e.g. {"new_application_id": ...}.'
     )
     idempotency_key: str
-    source: Literal["http", "amqp", "cli"]
+    source: Source
     created_at: datetime
     completed_at: datetime | None
 

@@ -203,20 +203,20 @@ _EVENT_ROW: Final = select(
     bindparam("now", type_=_outbox.c.created_at.type),
     literal(0),
 )
-_EVENT_COLUMNS: Final = ("id", "organisation_id", "kind", "destination", "payload", "created_at")
+_EVENT_COLUMNS: Final = (
+    "id",
+    "organisation_id",
+    "kind",
+    "destination",
+    "payload",
+    "created_at",
+    "attempts",
+)
 _SETTLE_AND_TELL: Final = insert(_outbox).from_select(
-    [*_EVENT_COLUMNS, "attempts"],
-    _EVENT_ROW.select_from(_SETTLE.returning(_emails.c.id).cte("settled")),
+    _EVENT_COLUMNS, _EVENT_ROW.select_from(_SETTLE.returning(_emails.c.id).cte("settled"))
 )
-_TELL: Final = insert(_outbox).values(
-    id=bindparam("event_id"),
-    organisation_id=bindparam("org"),
-    kind=EVENT,
-    destination=bindparam("name"),
-    payload=bindparam("payload"),
-    created_at=bindparam("now"),
-    attempts=0,
-)
+# Where an UPDATE cannot be a CTE (SQLite), the same row after _SETTLE in one transaction.
+_TELL: Final = insert(_outbox).from_select(_EVENT_COLUMNS, _EVENT_ROW)
 
 
 def _settle(email: OutboundEmail, state: str, reply: str) -> None:

@@ -64,11 +64,11 @@ def erase_dead_letters(
     *,
     command_ids: Collection[UUID],
     mentioning: Collection[UUID],
-) -> int:
+) -> None:
     """Erase the body and reason of this organisation's dead letters that belong to
     ``command_ids`` or whose text names one of the ids in ``mentioning``: they may
     hold the personal data a purge must remove. The row stays, as a PII-free trace
-    that something failed; an erased letter cannot be replayed. Returns how many.
+    that something failed; an erased letter cannot be replayed.
 
     Base64 bodies (not UTF-8) are not searched: nothing in them can be matched as text.
     """
@@ -76,11 +76,10 @@ def erase_dead_letters(
     if command_ids:
         names.append(DeadLetter.command_id.in_(command_ids))
     if not names:
-        return 0
-    result = session.execute(
+        return
+    session.execute(
         update(DeadLetter)
         .where(DeadLetter.organisation_id == organisation_id, or_(*names))
         .values(body=ERASED_BODY, body_encoding="utf-8", reason="erased by a purge")
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)

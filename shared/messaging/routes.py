@@ -5,10 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from dramatiq.common import dq_name, xq_name
+
 STATUS_QUEUE: Final = "status"
 MAIL_QUEUE: Final = "mail"
 DOCUMENTS_QUEUE: Final = "documents"
 WORKER_QUEUES: Final = (STATUS_QUEUE, MAIL_QUEUE, DOCUMENTS_QUEUE)
+# With the delay (.DQ) and dead-letter (.XQ) queues Dramatiq declares beside each.
+WORKER_QUEUES_WITH_SIBLINGS: Final = tuple(
+    name for queue in WORKER_QUEUES for name in (queue, dq_name(queue), xq_name(queue))
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import boto3
 import pika
 import pytest
 
-from shared.messaging.routes import WORKER_QUEUES
+from shared.messaging.routes import WORKER_QUEUES_WITH_SIBLINGS
 from shared.settings import Settings
 from tests.processes import (
     BIN,
@@ -46,8 +46,7 @@ def _purge(url: str, queues: list[str]) -> None:
 def amqp(rabbitmq_url: str) -> str:
     """The broker, with werving's queues emptied before the test."""
     settings = Settings()
-    queues = [q + suffix for q in WORKER_QUEUES for suffix in ("", ".DQ", ".XQ")]
-    _purge(rabbitmq_url, [*queues, settings.ingress_queue])
+    _purge(rabbitmq_url, [*WORKER_QUEUES_WITH_SIBLINGS, settings.ingress_queue])
     return rabbitmq_url
 
 

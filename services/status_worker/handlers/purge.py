@@ -77,11 +77,6 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
         ),
     )
     own_commands = list(session.scalars(command_ids))
-    # Failed deliveries about it: an upstream message that could not be accepted, a
-    # job that failed for good. Their bodies and reasons may name the applicant.
-    erase_dead_letters(
-        session, ctx.organisation_id, command_ids=own_commands, mentioning=[app_id, *job_ids]
-    )
     session.execute(
         update(CommandRecord)
         .where(CommandRecord.id.in_(own_commands))
@@ -110,7 +105,14 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
             delete(CandidateAccount).where(CandidateAccount.applicant_id == applicant_id)
         )
         session.execute(delete(Applicant).where(Applicant.id == applicant_id))
-        erase_dead_letters(session, ctx.organisation_id, command_ids=(), mentioning=[applicant_id])
+    # Failed deliveries about it: an upstream message that could not be accepted, a job
+    # that failed for good. Their bodies and reasons may name the applicant.
+    erase_dead_letters(
+        session,
+        ctx.organisation_id,
+        command_ids=own_commands,
+        mentioning=[app_id, *job_ids, *([applicant_id] if applicant_erased else [])],
+    )
     storage_keys += _erase_unused_cvs(session, cvs)
     if storage_keys:
         # The files go after the commit, by document_worker: a rollback here must not
