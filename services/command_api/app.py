@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from services.command_api.body_limits import BodySizeLimit
 from services.command_api.problems import install_problem_handlers
@@ -24,6 +24,7 @@ from services.command_api.routes import (
     review_page,
     vacancies,
 )
+from services.command_api.storable_input import refuse_unstorable_input
 from shared.db.database import Database
 from shared.documents.storage import storage_from_settings
 from shared.settings import Settings
@@ -51,6 +52,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         title="werving command API",
         version="1",
         description=DESCRIPTION.replace("RETENTION", str(settings.idempotency_retention_hours)),
+        dependencies=[Depends(refuse_unstorable_input)],
     )
     app.state.settings = settings
     app.state.db = db

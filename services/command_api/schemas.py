@@ -6,10 +6,11 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.command_api.acceptance import Source
 from services.command_api.review_results import CandidateRatings
+from shared.commands.base import Contract
 from shared.commands.fields import Money, Name, RejectionType
 from shared.errors import RefusalCode
 from shared.statuses import ApplicationStatus, CommandStatus
@@ -166,9 +167,7 @@ class EmployeePage(BaseModel):
     )
 
 
-class VacancyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class VacancyIn(Contract):
     title: Name
     department_id: UUID | None = Field(
         default=None, description="A department of the caller's organisation."

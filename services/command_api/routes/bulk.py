@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.command_api.acceptance import InvalidBulkCommandError, accept_bulk
 from services.command_api.api_keys import Principal, Scope
@@ -16,13 +16,12 @@ from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDe
 from services.command_api.problems import ProblemError, field_errors
 from services.command_api.responses import POST_ERRORS, idempotency_problems
 from shared.commands import MAX_BULK
+from shared.commands.base import Contract
 
 router = APIRouter(prefix="/v1/commands", tags=["commands"])
 
 
-class BulkCommand(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class BulkCommand(Contract):
     application_ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)
     command: dict[str, Any] = Field(
         description="A command as for `POST /v1/commands`, without `application_id`"

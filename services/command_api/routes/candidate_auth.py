@@ -11,7 +11,7 @@ from typing import Annotated, Any, Final
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, Field, SecretStr
 from pydantic_core import PydanticCustomError
 
 from services.command_api.api_keys import Principal, Scope
@@ -31,6 +31,7 @@ from services.command_api.candidate_passwords import (
 from services.command_api.deps import DatabaseDep, require
 from services.command_api.problems import PROBLEM_JSON, FieldError, Problem, ProblemError
 from services.command_api.responses import POST_ERRORS
+from shared.commands.base import Contract
 from shared.db.types import utcnow
 
 router = APIRouter(prefix="/v1/candidate-auth", tags=["candidate auth"])
@@ -81,16 +82,12 @@ Password = Annotated[
 ]
 
 
-class SetPasswordIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SetPasswordIn(Contract):
     token: SecretStr = Field(description="The token from the set-password link's `token`.")
     password: Password
 
 
-class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class LoginIn(Contract):
     username: str = Field(min_length=1, max_length=254, description="The candidate's email.")
     password: Password
 

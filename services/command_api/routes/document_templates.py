@@ -15,7 +15,7 @@ from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from services.command_api.responses import (
     TEMPLATE_WRITE_ERRORS,
 )
 from services.command_api.writes import save_version, write_once
+from shared.commands.base import Contract
 from shared.db.models import DocumentTemplate
 from shared.documents.overrides import find_document_template
 from shared.documents.purposes import PURPOSES, builtin_source, check_template, sample_values
@@ -44,9 +45,7 @@ DocumentPurposeName = Literal["contract", "letter_received", "letter_rejected", 
 assert set(get_args(DocumentPurposeName)) == set(PURPOSES), "every document purpose has a path"
 
 
-class DocumentTemplateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DocumentTemplateIn(Contract):
     html: str = Field(
         max_length=MAX_SOURCE_BYTES,
         description="The body of the document, HTML, autoescaped. Jinja2 in a sandbox: only"

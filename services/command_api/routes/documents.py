@@ -31,6 +31,7 @@ from services.command_api.problems import invalid_field, not_found
 from services.command_api.responses import GET_ERRORS, LIST_ERRORS, POST_ERRORS
 from services.command_api.scoping import get_owned
 from services.command_api.writes import write_once
+from shared.commands.base import Contract
 from shared.db.models import Application, Document
 from shared.db.types import utcnow
 from shared.documents.storage import DocumentMissing
@@ -76,7 +77,7 @@ class DocumentList(BaseModel):
     items: list[DocumentView]
 
 
-class PrintBatch(BaseModel):
+class PrintBatch(Contract):
     document_ids: list[UUID] = Field(min_length=1, max_length=MAX_PRINT_BATCH)
 
 
