@@ -15,8 +15,7 @@ from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDep, require
 from services.command_api.problems import ProblemError
 from services.command_api.responses import (
-    GET_ERRORS,
-    POST_ERRORS,
+    NOT_FOUND,
     idempotency_problems,
     idempotent_response,
 )
@@ -31,7 +30,6 @@ router = APIRouter(prefix="/v1/commands", tags=["commands"])
     "",
     status_code=202,
     response_model=CommandAccepted,
-    responses=POST_ERRORS,
     summary="Submit a recruiter action",
 )
 def submit_command(
@@ -56,7 +54,7 @@ def submit_command(
     return idempotent_response(result, lambda body: str(body["location"]))
 
 
-@router.get("/{command_id}", response_model=CommandView, responses=GET_ERRORS)
+@router.get("/{command_id}", response_model=CommandView, responses=NOT_FOUND)
 def get_command(
     command_id: UUID,
     principal: Annotated[Principal, Depends(require(Scope.COMMANDS_READ))],
@@ -74,7 +72,7 @@ def get_command(
         return command_view(record)
 
 
-@router.get("", response_model=list[CommandView], responses=GET_ERRORS)
+@router.get("", response_model=list[CommandView])
 def find_commands(
     principal: Annotated[Principal, Depends(require(Scope.COMMANDS_READ))],
     db: DatabaseDep,

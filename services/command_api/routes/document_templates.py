@@ -24,7 +24,6 @@ from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDe
 from services.command_api.idempotency import Response
 from services.command_api.problems import FieldError, ProblemError
 from services.command_api.responses import (
-    AUTH_ERRORS,
     TEMPLATE_PREVIEW_ERRORS,
     TEMPLATE_READ_ERRORS,
     TEMPLATE_WRITE_ERRORS,
@@ -115,7 +114,7 @@ def _checked(purpose: str, locale: Locale, html: str) -> str:
         ) from None
 
 
-@router.get("", response_model=DocumentTemplateList, responses=AUTH_ERRORS)
+@router.get("", response_model=DocumentTemplateList)
 def list_document_templates(principal: ReaderDep, db: DatabaseDep) -> DocumentTemplateList:
     """The organisation's own bodies; every other purpose and locale uses the built-in."""
     with db.transaction() as session:
