@@ -3,9 +3,9 @@
 FastAPI documents each route's own answers. This adds, per operation, what the route's
 dependencies answer (401 and 403 from the API key; 400, 409 and 422 from the
 Idempotency-Key, which is declared required, with its pattern), 422 wherever a
-parameter or body is validated, and 413 wherever a body may be sent (with the limit of
-that path), every error as ``application/problem+json`` with the Problem schema. FastAPI's
-``HTTPValidationError``, which the server never sends, is gone.
+parameter or body is validated, 400 wherever a body is read and 413 wherever one may be
+sent (with the limit of that path), every error as ``application/problem+json`` with the
+Problem schema. FastAPI's ``HTTPValidationError``, which the server never sends, is gone.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ INVALID: Final = (
     "Invalid parameters or body: each error names its field (text with NUL or a lone"
     " surrogate, which cannot be stored, included)"
 )
+UNREADABLE: Final = "The body cannot be read: not UTF-8, or a broken form"
 _FASTAPI_VALIDATION_SCHEMAS: Final = ("HTTPValidationError", "ValidationError")
 
 
@@ -60,6 +61,8 @@ def complete(document: dict[str, Any], routes: Iterable[BaseRoute]) -> None:
             extra: list[Responses] = []
             if operation.get("parameters") or "requestBody" in operation:
                 extra.append({422: problem(INVALID)})
+            if "requestBody" in operation:
+                extra.append({400: problem(UNREADABLE)})
             if method in BODY_METHODS:
                 limit = body_limit(str(route.path_format))
                 extra.append({413: problem(f"The body is larger than {limit} bytes")})
