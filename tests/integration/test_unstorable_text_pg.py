@@ -1,6 +1,7 @@
 """Text PostgreSQL cannot store is refused with 422 naming the field, on every string input
 of every operation in the OpenAPI document: path and query parameters, headers, form
-fields and every string of a JSON body at any depth (each command type of a union).
+fields and every string of a JSON body at any depth (each command type of a union). At the
+AMQP ingress, such an envelope is dead-lettered naming the field.
 
 The inputs are read from the document the application serves, so a new route, parameter
 or field is covered without touching this test. It runs on PostgreSQL, because SQLite
@@ -15,15 +16,19 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from services.command_api.app import create_app
 from services.command_api.deps import IDEMPOTENCY_KEY_HEADER
+from services.command_api.ingress import CommandIngress, Verdict
 from shared.db.database import Database
+from shared.db.models import CommandRecord, DeadLetter
 from shared.settings import Settings
 from tests.conftest import Tenant, make_tenant, truncate_all
 
@@ -242,3 +247,50 @@ def test_text_that_cannot_be_stored_is_refused_naming_the_field(
     assert response.headers["content-type"] == "application/problem+json"
     fields = [e["field"].lower() for e in response.json()["errors"]]
     assert one.name.lower() in fields, fields
+
+
+AMQP_USER = "hr-unstorable"
+_APPLICATION = "00000000-0000-4000-8000-000000000001"
+
+
+@pytest.fixture
+def pg_tenant(pg: Database) -> Tenant:
+    return make_tenant(pg, amqp_user=AMQP_USER)
+
+
+@pytest.mark.parametrize(
+    ("command", "field_name"),
+    [
+        (
+            {"type": "withdraw_application", "application_id": _APPLICATION, "reason": NUL},
+            "command.reason",
+        ),
+        (
+            {
+                "type": "send_email",
+                "application_id": _APPLICATION,
+                "subject": "Hi",
+                "text": "Hello",
+                "variables": {"offer": NUL},
+            },
+            "command.variables.offer",
+        ),
+        ({"type": "withdraw_application\x00", "application_id": _APPLICATION}, "command.type"),
+    ],
+    ids=["a field", "a variable", "the command type"],
+)
+def test_an_amqp_envelope_with_text_that_cannot_be_stored_is_dead_lettered_naming_the_field(
+    pg: Database, pg_tenant: Tenant, command: dict[str, Any], field_name: str
+) -> None:
+    # Given an envelope, published by the organisation's AMQP user, with NUL in a field
+    body = json.dumps({"idempotency_key": f"k-{uuid.uuid4()}", "command": command}).encode()
+    ingress = CommandIngress(pg, queue="werving.commands", retention=timedelta(hours=48))
+    # When the ingress handles it on PostgreSQL
+    outcome = ingress.handle(body, AMQP_USER, "message-1")
+    # Then it is dead-lettered (not retried) with a reason naming the field, and nothing accepted
+    assert outcome.verdict is Verdict.DEAD_LETTERED
+    assert f"{field_name}: contains NUL" in (outcome.reason or "")
+    with pg.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(CommandRecord)) == 0
+        letter = session.scalars(select(DeadLetter)).one()
+    assert field_name in letter.reason
