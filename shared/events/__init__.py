@@ -1,4 +1,5 @@
-"""Events published on the topic exchange for subscribers (routing key = ``name``).
+"""Events published on the topic exchange for subscribers, under the routing key
+``<organisation id>.<name>`` (``shared.messaging.routing_keys``).
 
 Events carry ids and statuses, never personal data.
 """
