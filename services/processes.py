@@ -147,6 +147,7 @@ def run_ingress(settings: Settings, stop: threading.Event) -> None:
         db,
         queue=settings.ingress_queue,
         retention=timedelta(hours=settings.idempotency_retention_hours),
+        exchange=settings.ingress_exchange,
     )
     try:
         ingress.consume(settings.broker_url, stop)

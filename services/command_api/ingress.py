@@ -38,6 +38,7 @@ from shared.commands import BulkCommandEnvelope, CommandEnvelope
 from shared.db.database import Database
 from shared.db.models import Organisation
 from shared.messaging.dead_letters import record_dead_letter
+from shared.settings import INGRESS_EXCHANGE
 
 log = structlog.get_logger(__name__)
 
@@ -62,10 +63,18 @@ class _Undeliverable(Exception):  # noqa: N818 - a verdict, raised to roll the a
 
 
 class CommandIngress:
-    def __init__(self, db: Database, *, queue: str, retention: timedelta) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        queue: str,
+        retention: timedelta,
+        exchange: str = INGRESS_EXCHANGE,
+    ) -> None:
         self._db = db
         self._queue = queue
         self._retention = retention
+        self._exchange = exchange
 
     def handle(self, body: bytes, user_id: str | None, message_id: str | None) -> IngressOutcome:
         """Accept one published envelope, or dead-letter it with the reason."""
@@ -155,6 +164,10 @@ class CommandIngress:
             try:
                 channel = connection.channel()
                 channel.queue_declare(self._queue, durable=True)
+                # Publishers write to this exchange: the default one would let them write
+                # to every queue (RabbitMQ checks write permission on the exchange only).
+                channel.exchange_declare(self._exchange, exchange_type="fanout", durable=True)
+                channel.queue_bind(self._queue, self._exchange)
                 channel.basic_qos(prefetch_count=prefetch)
                 log.info("ingress.consuming", queue=self._queue)
                 self._consume_channel(channel, stop)

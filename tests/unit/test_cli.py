@@ -45,7 +45,7 @@ def test_an_organisation_and_a_scoped_key_are_created_and_the_key_is_stored_hash
         app, ["org", "create", "--name", "Acme", "--locale", "en", "--amqp-user", "acme"]
     )
     assert created.exit_code == 0, created.output
-    organisation_id = created.output.strip()
+    organisation_id = created.stdout.strip()
     key = runner.invoke(
         app,
         ["apikey", "create", "--org", organisation_id, "--scopes", "commands:write,commands:read"],
@@ -262,7 +262,7 @@ def test_an_organisation_is_updated_field_by_field_and_amqp_users_stay_unique(
 ) -> None:
     acme = runner.invoke(app, ["org", "create", "--name", "Acme", "--amqp-user", "acme"])
     runner.invoke(app, ["org", "create", "--name", "Other", "--amqp-user", "other"])
-    org = acme.output.strip()
+    org = acme.stdout.strip()
 
     updated = runner.invoke(
         app, ["org", "update", org, "--locale", "en", "--sender-email", "HR@Acme.example"]
