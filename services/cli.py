@@ -336,7 +336,8 @@ def send(
     from datetime import timedelta
 
     from services.command_api.idempotency import KeyInProgress
-    from services.command_api.ingress import EnvelopeRefused, accept_envelope
+    from services.command_api.ingress import accept_envelope
+    from services.command_api.refusals import EnvelopeRefused
     from shared.db.database import Database
     from shared.db.models import CommandRecord, Organisation
 
@@ -354,8 +355,10 @@ def send(
                 source="cli",
                 retention=timedelta(hours=settings.idempotency_retention_hours),
             )
-        except EnvelopeRefused as refused:
-            raise typer.BadParameter(refused.reason, param_hint="PATH") from None
+        except EnvelopeRefused as refused:  # shown here, so not stored as a refusal
+            raise typer.BadParameter(
+                f"refused ({refused.code}): {refused.detail}", param_hint="PATH"
+            ) from None
         except KeyInProgress:
             raise typer.BadParameter(
                 "a command with this idempotency_key is being accepted right now; try again",

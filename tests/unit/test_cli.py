@@ -174,7 +174,9 @@ def test_a_bad_file_is_refused_naming_the_field_and_nothing_is_stored(
         app, ["send", valid, "--org", "00000000-0000-4000-8000-000000000000"]
     )
     assert refused.exit_code == 2
-    assert "command.withdraw_application.application_id" in _said(refused)
+    assert "refused (invalid_envelope): command.application_id: Input should be a valid UUID" in (
+        _said(refused)
+    )
     assert missing_file.exit_code == 2 and "No such file" in _said(missing_file)
     assert unknown_org.exit_code == 2 and "not found" in _said(unknown_org)
     with db.transaction() as session:
