@@ -16,6 +16,7 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,13 @@ from pika.adapters.blocking_connection import BlockingChannel
 from sqlalchemy import func, select
 
 from services.command_api.api_keys import ALL_SCOPES, create_api_key
+from services.command_api.ingress import CommandIngress, Verdict
 from shared.db.database import Database
 from shared.db.models import CommandRecord, CommandRefusal, OutboxMessage
 from shared.messaging.grants import vhost_of
 from shared.messaging.outbox import EVENT
 from shared.settings import Settings
+from tests.conftest import make_tenant
 from tests.factories import open_vacancy, register_body, withdraw_body
 from tests.processes import run_werving, running, wait_until, werving
 from tests.workflow import run
@@ -342,3 +345,26 @@ def test_a_subscriber_hears_all_of_its_organisations_events_and_none_of_anothers
     assert [e["status"] for e in _entries(api_url, a, keys_a["withdraw"])] == ["succeeded"]
     # And B finds its own refusals
     assert [e["code"] for e in _entries(api_url, b, keys_b["unknown"])] == ["unknown_command_type"]
+
+
+def test_a_refusal_naming_what_postgresql_cannot_store_is_stored_not_retried(
+    pg: Database,
+) -> None:
+    # Given an organisation, and an envelope with a NUL in a field name and an invalid key
+    organisation = make_tenant(pg, amqp_user="hr-suite").organisation_id
+    body = json.dumps(
+        {"idempotency_key": "k-odd", "command": {"type": "save_application"}, "x\x00": 1}
+    ).encode()
+    ingress = CommandIngress(pg, queue=SETTINGS.ingress_queue, retention=timedelta(hours=48))
+    # When the ingress handles it on PostgreSQL
+    outcome = ingress.handle(body, "hr-suite", "m-odd")
+    # Then it is dead-lettered with its refusal and event, not retried for ever
+    assert outcome.verdict is Verdict.DEAD_LETTERED
+    with pg.transaction() as session:
+        refusal = session.scalars(select(CommandRefusal)).one()
+        event = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.destination == "command.refused")
+        ).one()
+    assert refusal.organisation_id == event.organisation_id == organisation
+    assert "x\ufffd" in {e["field"] for e in refusal.errors}
+    assert event.payload["errors"] == refusal.errors
