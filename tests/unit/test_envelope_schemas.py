@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from services.command_api.ingress import EnvelopeRefused, accept_envelope
+from services.command_api.ingress import accept_envelope
+from services.command_api.refusals import EnvelopeRefused
 from shared.contracts import json_schemas
 from shared.db.database import Database
 from tests.conftest import Tenant
