@@ -7,17 +7,70 @@ keeps the copies in ``docs/contracts`` equal to what the code generates.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from shared.commands import BulkCommandEnvelope, CommandEnvelope, CommandMessage
+from shared.commands import BulkCommandEnvelope, CommandEnvelope, CommandMessage, command_type
+from shared.commands.envelope import BULK_COMMANDS
 from shared.events import EVENT_TYPES
 from shared.messaging.routes import WORKER_QUEUES
 from shared.settings import Settings
 
 REF_TEMPLATE = "#/components/schemas/{model}"
+_DEFS_TEMPLATE = "#/$defs/{model}"
+
+
+def bulk_command_schema(defs: dict[str, Any], ref_template: str) -> dict[str, Any]:
+    """The schema of a bulk request's ``command``, as the ingress and the API accept it:
+    any command but ``register_application``, without ``application_id``, and nothing
+    else. Adds a ``Bulk<Command>`` schema to ``defs`` (which hold the commands' own) for
+    each, and returns their union, discriminated on ``type``."""
+    mapping: dict[str, str] = {}
+    for model in BULK_COMMANDS:
+        name = f"Bulk{model.__name__}"
+        variant = copy.deepcopy(defs[model.__name__])
+        variant["properties"].pop("application_id")
+        required = [field for field in variant.get("required", []) if field != "application_id"]
+        if required:
+            variant["required"] = required
+        else:
+            variant.pop("required", None)
+        variant["title"] = name
+        defs[name] = variant
+        mapping[command_type(model)] = ref_template.format(model=name)
+    return {
+        "description": BulkCommandEnvelope.model_fields["command"].description,
+        "oneOf": [{"$ref": ref} for ref in mapping.values()],
+        "discriminator": {"propertyName": "type", "mapping": mapping},
+    }
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(value) for value in node))
+    return set()
+
+
+def _bulk_envelope_schema() -> dict[str, Any]:
+    """The bulk envelope's standalone schema, its ``command`` spelled out."""
+    schema = BulkCommandEnvelope.model_json_schema()
+    defs = dict(CommandEnvelope.model_json_schema(ref_template=_DEFS_TEMPLATE)["$defs"])
+    schema["properties"]["command"] = bulk_command_schema(defs, _DEFS_TEMPLATE)
+    reachable: set[str] = set()
+    pending = _refs(schema)
+    while pending:
+        name = pending.pop().rsplit("/", 1)[-1]
+        if name not in reachable:
+            reachable.add(name)
+            pending |= _refs(defs[name])
+    schema["$defs"] = {name: defs[name] for name in sorted(reachable)}
+    return schema
 
 
 def _schemas(ref_template: str) -> dict[str, Any]:
@@ -28,7 +81,9 @@ def _schemas(ref_template: str) -> dict[str, Any]:
         *EVENT_TYPES,
     ]
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=ref_template)
-    return dict(top.get("$defs", {}))
+    defs = dict(top.get("$defs", {}))
+    defs["BulkCommandEnvelope"]["properties"]["command"] = bulk_command_schema(defs, ref_template)
+    return defs
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -41,7 +96,9 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         *EVENT_TYPES,
     ]
     for model in models:
-        schema = model.model_json_schema()
+        schema = (
+            _bulk_envelope_schema() if model is BulkCommandEnvelope else model.model_json_schema()
+        )
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         result[f"{model.__name__}.schema.json"] = schema
     return result

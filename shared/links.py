@@ -18,4 +18,5 @@ def sign(key: bytes, purpose: str, subject: UUID) -> str:
 
 
 def verify(key: bytes, purpose: str, subject: UUID, signature: str) -> bool:
-    return hmac.compare_digest(sign(key, purpose, subject), signature)
+    """Whether ``signature`` is the link's; any other text (non-ASCII too) is not."""
+    return signature.isascii() and hmac.compare_digest(sign(key, purpose, subject), signature)

@@ -25,6 +25,11 @@ DEFAULT_LIMITS: Final[Mapping[str, int]] = {
 }
 
 
+def body_limit(path: str, limits: Mapping[str, int] = DEFAULT_LIMITS) -> int:
+    """The most bytes a request body to ``path`` may have: its longest prefix's limit."""
+    return limits[max((p for p in limits if path.startswith(p)), key=len)]
+
+
 class BodyTooLarge(HTTPException):
     """Raised while the body streams in; an HTTPException, so that FastAPI's body parsing
     passes it on (instead of turning it into a 400) to the problem handlers."""
@@ -38,15 +43,11 @@ class BodySizeLimit:
         self.app = app
         self.limits = dict(limits)
 
-    def limit_for(self, path: str) -> int:
-        prefix = max((p for p in self.limits if path.startswith(p)), key=len)
-        return self.limits[prefix]
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        limit = body_limit(scope["path"], self.limits)
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

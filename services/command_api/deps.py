@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.command_api.api_keys import Principal, Scope, authenticate
 from services.command_api.problems import FieldError, ProblemError
-from shared.commands.fields import parse_idempotency_key
+from services.command_api.responses import answers, problem
+from shared.commands.fields import IDEMPOTENCY_KEY_RULE, parse_idempotency_key
 from shared.db.database import Database
 from shared.documents.storage import DocumentStorage
 from shared.settings import Settings
@@ -38,6 +39,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StorageDep = Annotated[DocumentStorage, Depends(get_storage)]
 
 
+@answers({401: problem("No or unknown API key")})
 def get_principal(
     db: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -58,6 +60,7 @@ def get_principal(
 
 
 def require(scope: Scope) -> Callable[[Principal], Principal]:
+    @answers({403: problem("The API key lacks the scope")})
     def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if scope not in principal.scopes:
             raise ProblemError(403, "Forbidden", f"this API key lacks the scope '{scope}'")
@@ -66,18 +69,26 @@ def require(scope: Scope) -> Callable[[Principal], Principal]:
     return check
 
 
-def get_idempotency_key(
-    request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="Required on every write (POST, PUT, DELETE): 1-255 visible ASCII"
-            " characters (a UUID is ideal)."
-            " Same key and body within the retention period replays the first response.",
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    f"{IDEMPOTENCY_KEY_RULE}. The same key and body within the retention period replays the"
+    " first response."
+)
+
+
+@answers(
+    {
+        400: problem("Missing, repeated or malformed Idempotency-Key"),
+        409: problem(
+            "A request with this Idempotency-Key is still in progress; retry after"
+            " `Retry-After` seconds"
         ),
-    ] = None,
-) -> str:
+        422: problem("The Idempotency-Key was used for a different request"),
+    }
+)
+def get_idempotency_key(request: Request) -> str:
+    """The write's key. Read from the headers here, so that a missing or repeated one
+    answers 400; the OpenAPI document declares it required, with its pattern."""
     values = request.headers.getlist("idempotency-key")
     if not values:
         raise _bad_key("the Idempotency-Key header is required on every write")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from shared.commands.base import Contract
 from shared.emails.locales import Locale
 from shared.emails.purposes import Purpose
 from shared.templates.sandbox import MAX_SOURCE_BYTES
@@ -17,9 +18,7 @@ _JINJA = (
 )
 
 
-class EmailTemplateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class EmailTemplateIn(Contract):
     subject: str = Field(
         max_length=MAX_SOURCE_BYTES,
         description="The subject line; it must render to a single line." + _JINJA,

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.messaging.routes import ROUTES
+from shared.storable_text import printable
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -61,12 +62,24 @@ def invalid_field(field: str, code: str, message: str) -> ProblemError:
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The problem as JSON. A message may quote what it refuses: text that cannot be
+    encoded (a lone surrogate) or stored (NUL) is written as an escape."""
     return JSONResponse(
-        problem.model_dump(mode="json"),
+        _printable(problem.model_dump(mode="json")),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
         headers=headers,
     )
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {key: _printable(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_printable(inner) for inner in value]
+    return value
 
 
 def _field_name(loc: Sequence[Any]) -> str:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from shared.commands.base import Contract
 from shared.commands.fields import Name, RejectionType
 
 
-class DepartmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DepartmentIn(Contract):
     name: Name
 
 
@@ -26,9 +25,7 @@ class DepartmentList(BaseModel):
     items: list[DepartmentView]
 
 
-class PositionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class PositionIn(Contract):
     title: Name
     department_id: UUID = Field(description="A department of the caller's organisation.")
 
@@ -44,18 +41,14 @@ class PositionList(BaseModel):
     items: list[PositionView]
 
 
-class RejectionReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class RejectionReasonIn(Contract):
     rejection_type: RejectionType
     label_nl: Name
     label_en: Name
 
 
-class RejectionReasonLabels(BaseModel):
+class RejectionReasonLabels(Contract):
     """A reason's wording; its type stays, since past rejections were of that type."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     label_nl: Name
     label_en: Name

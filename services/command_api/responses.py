@@ -1,66 +1,66 @@
-"""Turning an idempotent result into an HTTP response, and its documented error answers."""
+"""Turning an idempotent result into an HTTP response, and the documented error answers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final, TypeVar
 
 from fastapi.responses import JSONResponse
 
 from services.command_api.idempotency import KeyInProgress, KeyReused, Response
-from services.command_api.problems import PROBLEM_JSON, Problem, ProblemError
+from services.command_api.problems import PROBLEM_JSON, ProblemError
 
 REPLAYED_HEADER = "Idempotency-Replayed"
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
+Responses = dict[int | str, dict[str, Any]]
+F = TypeVar("F", bound=Callable[..., Any])
+
+# What a dependency can answer, by the dependency: the OpenAPI document gives each
+# operation the answers of the dependencies it runs (services.command_api.openapi).
+DEPENDENCY_ANSWERS: Final[dict[Callable[..., Any], Responses]] = {}
 
 
-POST_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _problem("Missing, repeated or malformed Idempotency-Key"),
-    401: _problem("No or unknown API key"),
-    403: _problem("The API key lacks the scope"),
-    409: _problem("A request with this Idempotency-Key is still in progress; retry later"),
-    422: _problem("Invalid body, or the Idempotency-Key was used for a different request"),
+def problem(description: str) -> dict[str, Any]:
+    """An error answer: ``application/problem+json`` with the Problem schema."""
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def html_page(description: str) -> dict[str, Any]:
+    """An answer that is a page for a person."""
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def answers(responses: Responses) -> Callable[[F], F]:
+    """Record what a dependency answers, for every operation that depends on it."""
+
+    def register(dependency: F) -> F:
+        DEPENDENCY_ANSWERS[dependency] = responses
+        return dependency
+
+    return register
+
+
+NOT_FOUND: Responses = {404: problem("Not found in the caller's organisation")}
+INVALID_QUERY: Responses = {
+    422: problem("Invalid query: an unknown filter value, a limit out of range, a bad cursor"),
 }
-GET_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: POST_ERRORS[401],
-    403: POST_ERRORS[403],
-    404: _problem("Not found in the caller's organisation"),
-}
-LIST_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: POST_ERRORS[401],
-    403: POST_ERRORS[403],
-    422: _problem("Invalid query: an unknown filter value, a limit out of range, a bad cursor"),
-}
-
-
-AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: POST_ERRORS[401], 403: POST_ERRORS[403]}
 _UNKNOWN_PATH = "an unknown purpose or locale (the error names the path parameter)"
-TEMPLATE_READ_ERRORS: dict[int | str, dict[str, Any]] = {
-    **AUTH_ERRORS,
-    422: _problem(_UNKNOWN_PATH.capitalize()),
-}
+TEMPLATE_READ_ERRORS: Responses = {422: problem(_UNKNOWN_PATH.capitalize())}
 _TEMPLATE_REFUSED = (
     "a template that fails its checks (each error's field names the part, `subject`, `text`"
     " or `html`, and its message the line)"
 )
-TEMPLATE_PREVIEW_ERRORS: dict[int | str, dict[str, Any]] = {
-    **TEMPLATE_READ_ERRORS,
-    422: _problem(f"Invalid body, {_TEMPLATE_REFUSED}, or {_UNKNOWN_PATH}"),
+TEMPLATE_PREVIEW_ERRORS: Responses = {
+    422: problem(f"{_TEMPLATE_REFUSED.capitalize()}, or {_UNKNOWN_PATH}"),
 }
-TEMPLATE_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **POST_ERRORS,
-    409: _problem(
-        "A request with this Idempotency-Key is still in progress, or the same template was"
-        " saved at the same moment; retry later"
-    ),
-    422: _problem(
-        f"Invalid body, {_TEMPLATE_REFUSED}, {_UNKNOWN_PATH}, or the Idempotency-Key was used"
-        " for a different request"
-    ),
+TEMPLATE_WRITE_ERRORS: Responses = {
+    409: problem("The same template was saved at the same moment; retry later"),
+    422: problem(f"{_TEMPLATE_REFUSED.capitalize()}, or {_UNKNOWN_PATH}"),
 }
 
 

@@ -15,10 +15,11 @@ from enum import Enum
 from typing import Final
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import Field, StrictInt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.commands.base import Contract
 from shared.db.models import (
     Applicant,
     Application,
@@ -74,19 +75,15 @@ class ReviewAccess:
     recruiter: str  # who asked: the command's actor, else the organisation
 
 
-class RatingIn(BaseModel):
+class RatingIn(Contract):
     """One rating: strict whole stars from 1 to 7, so 0, 8, 3.5, "5" and true are refused."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     application_id: UUID
     stars: StrictInt = Field(ge=1, le=7)
     comment: str | None = Field(default=None, max_length=MAX_COMMENT)
 
 
-class RatingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class RatingsIn(Contract):
     ratings: list[RatingIn] = Field(min_length=1, max_length=50)
 
 

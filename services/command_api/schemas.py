@@ -6,11 +6,12 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, Discriminator, Field, Tag
 
 from services.command_api.acceptance import Source
 from services.command_api.problems import FieldError
 from services.command_api.review_results import CandidateRatings
+from shared.commands.base import Contract
 from shared.commands.fields import Money, Name, RejectionType
 from shared.errors import EnvelopeRefusalCode, RefusalCode
 from shared.statuses import ApplicationStatus, CommandStatus
@@ -193,9 +194,7 @@ class EmployeePage(BaseModel):
     )
 
 
-class VacancyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class VacancyIn(Contract):
     title: Name
     department_id: UUID | None = Field(
         default=None, description="A department of the caller's organisation."

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.commands.fields import Name, Version
+from shared.storable_text import StorableTextModel
 
 
-class Contract(BaseModel):
-    """Base of every message model: immutable, and unknown fields are an error."""
+class Contract(StorableTextModel):
+    """Base of every message model and request body: immutable, unknown fields are an
+    error, and every text in it can be stored (see :mod:`shared.storable_text`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 from uuid import UUID
 
 from pydantic import Field, model_validator
 
-from shared.commands.base import Contract
-from shared.commands.catalogue import AnyCommand
+from shared.commands.base import ApplicationCommand, Command, Contract
+from shared.commands.catalogue import STATUS_COMMANDS, AnyCommand
 from shared.commands.fields import IdempotencyKey
 
 
@@ -25,6 +25,21 @@ class CommandEnvelope(Contract):
 
 
 MAX_BULK: Final = 1_000
+# The commands one may send in bulk: those that act on an existing application (not
+# registering one, not the panel review's), each without `application_id`: the bulk
+# request's `application_ids` give it.
+BULK_COMMANDS: Final[tuple[type[Command], ...]] = tuple(
+    model for model in STATUS_COMMANDS if issubclass(model, ApplicationCommand)
+)
+BulkApplicationIds = Annotated[
+    list[UUID],
+    Field(
+        min_length=1,
+        max_length=MAX_BULK,
+        description="Each application once.",
+        json_schema_extra={"uniqueItems": True},
+    ),
+]
 
 
 class BulkCommandEnvelope(Contract):
@@ -36,10 +51,11 @@ class BulkCommandEnvelope(Contract):
 
     schema_version: Literal[1] = 1
     idempotency_key: IdempotencyKey
-    application_ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)
+    application_ids: BulkApplicationIds
     command: dict[str, Any] = Field(
-        description="A command as in a single envelope, without `application_id`"
-        " (any type but `register_application`); checked for every application.",
+        description="A command as in a single envelope, without `application_id`: one"
+        " that acts on an existing application (not `register_application`, not a panel"
+        " review's); checked for every application.",
     )
 
     @model_validator(mode="after")

@@ -8,17 +8,32 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 # C0 controls except TAB and LF, DEL, C1 controls, and the Unicode line and
 # paragraph separators (which email folding turns into real line breaks).
 _MULTILINE_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u2028\u2029]")
 _LINE_FORBIDDEN = re.compile("[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]")
-# RFC 9110 token-ish: visible ASCII only, as the Idempotency-Key draft recommends.
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+# The Idempotency-Key, as the published contracts state it: 1 to 255 visible ASCII
+# characters (as the Idempotency-Key draft recommends), or the same in double quotes (an
+# RFC 8941 string); `""` is no key. `(?![\s\S])` ends the text in every regex dialect
+# (a JSON Schema `$` lets Python's `re.search` accept a final line break).
+IDEMPOTENCY_KEY_PATTERN: Final = r'^(?!""$)(?:"[!-~]{1,255}"|[!-~]{1,255})(?![\s\S])'
+IDEMPOTENCY_KEY_RULE: Final = (
+    "1 to 255 visible ASCII characters (`!` to `~`; a UUID is ideal), bare or in double"
+    " quotes (an RFC 8941 string, the quotes not part of the key)"
+)
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 def _single_line(value: str) -> str:
@@ -47,11 +62,11 @@ def _email(value: str) -> str:
 
 
 def parse_idempotency_key(value: str) -> str:
-    """Accept a bare key or the RFC 8941 quoted form; refuse anything else."""
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = value[1:-1]
-    if not _IDEMPOTENCY_KEY.fullmatch(value):
+    """The key of a bare key or of the RFC 8941 quoted form; refuse anything else."""
+    if not _IDEMPOTENCY_KEY.match(value):
         raise ValueError("must be 1 to 255 visible ASCII characters")
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
     return value
 
 
@@ -69,7 +84,19 @@ LongText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_
 Note = Annotated[str, StringConstraints(max_length=2_000), AfterValidator(_multiline)]
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
 Phone = Annotated[Line, StringConstraints(max_length=40, pattern=r"^\+?[0-9 ()./-]{3,40}$")]
-IdempotencyKey = Annotated[str, AfterValidator(parse_idempotency_key)]
+IdempotencyKey = Annotated[
+    str,
+    AfterValidator(parse_idempotency_key),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": IDEMPOTENCY_KEY_PATTERN,
+            "minLength": 1,
+            "maxLength": 257,
+            "description": f"{IDEMPOTENCY_KEY_RULE}.",
+        }
+    ),
+]
 Version = Annotated[int, Field(ge=1, strict=True)]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, require
 from services.command_api.pagination import PageDep, PageRequest, keyset, split_page
-from services.command_api.responses import GET_ERRORS, LIST_ERRORS
+from services.command_api.responses import INVALID_QUERY, NOT_FOUND
 from services.command_api.review_results import candidate_ratings
 from services.command_api.schemas import (
     ApplicantView,
@@ -35,7 +35,7 @@ ReaderDep = Annotated[Principal, Depends(require(Scope.APPLICATIONS_READ))]
 VacancyFilter = Annotated[UUID | None, Query(description="Only this vacancy's applications.")]
 
 
-@router.get("", response_model=ApplicationPage, responses=LIST_ERRORS)
+@router.get("", response_model=ApplicationPage, responses=INVALID_QUERY)
 def list_applications(
     principal: ReaderDep,
     db: DatabaseDep,
@@ -52,7 +52,7 @@ def list_applications(
     return _page(db, query, page)
 
 
-@router.get("/deleted", response_model=ApplicationPage, responses=LIST_ERRORS)
+@router.get("/deleted", response_model=ApplicationPage, responses=INVALID_QUERY)
 def list_deleted_applications(
     principal: ReaderDep,
     db: DatabaseDep,
@@ -66,7 +66,7 @@ def list_deleted_applications(
     return _page(db, query, page)
 
 
-@router.get("/{application_id}", response_model=ApplicationView, responses=GET_ERRORS)
+@router.get("/{application_id}", response_model=ApplicationView, responses=NOT_FOUND)
 def get_application(application_id: UUID, principal: ReaderDep, db: DatabaseDep) -> ApplicationView:
     with db.transaction() as session:
         application = get_owned(

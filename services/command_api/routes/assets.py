@@ -21,7 +21,7 @@ from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDep, require
 from services.command_api.idempotency import Response
 from services.command_api.problems import invalid_field, not_found
-from services.command_api.responses import GET_ERRORS, POST_ERRORS
+from services.command_api.responses import NOT_FOUND
 from services.command_api.writes import write_once
 from shared.db.models import OrganisationAsset
 from shared.db.types import utcnow
@@ -90,7 +90,7 @@ def checked_image(content_type: str, data: bytes) -> str:
 @router.put(
     "/{name}",
     response_model=AssetView,
-    responses={201: {"model": AssetView, "description": "Created"}, **POST_ERRORS},
+    responses={201: {"model": AssetView, "description": "Created"}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -135,7 +135,7 @@ def put_asset(
     )
 
 
-@router.get("/{name}", responses={**_IMAGE, **GET_ERRORS})
+@router.get("/{name}", response_class=HttpResponse, responses={**_IMAGE, **NOT_FOUND})
 def get_asset(name: AssetName, principal: ReaderDep, db: DatabaseDep) -> HttpResponse:
     with db.transaction() as session:
         asset = _find(session, principal, name)
@@ -148,7 +148,7 @@ def get_asset(name: AssetName, principal: ReaderDep, db: DatabaseDep) -> HttpRes
         )
 
 
-@router.delete("/{name}", response_model=AssetDeleted, responses=POST_ERRORS)
+@router.delete("/{name}", response_model=AssetDeleted)
 def delete_asset(
     name: AssetName,
     principal: WriterDep,

@@ -8,27 +8,31 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.command_api.acceptance import InvalidBulkCommandError, accept_bulk
 from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDep, require
 from services.command_api.problems import ProblemError, field_errors
-from services.command_api.responses import POST_ERRORS, idempotency_problems
-from shared.commands import MAX_BULK
+from services.command_api.responses import idempotency_problems
+from shared.commands.base import Contract
+from shared.commands.envelope import BulkApplicationIds
 
 router = APIRouter(prefix="/v1/commands", tags=["commands"])
 
 
-class BulkCommand(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    application_ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)
+class BulkCommand(Contract):
+    application_ids: BulkApplicationIds
     command: dict[str, Any] = Field(
-        description="A command as for `POST /v1/commands`, without `application_id`"
-        " (any type but `register_application`).",
+        description="A command as for `POST /v1/commands`, without `application_id`: one"
+        " that acts on an existing application (not `register_application`, not a panel"
+        " review's).",
         examples=[
-            {"type": "reject_application", "rejection_type": "by_company", "reason_id": "..."}
+            {
+                "type": "reject_application",
+                "rejection_type": "by_company",
+                "reason_id": "0190f1c2-7a1b-7c3d-8e4f-5a6b7c8d9e0f",
+            }
         ],
     )
 
@@ -52,7 +56,6 @@ class BulkAccepted(BaseModel):
     "/bulk",
     status_code=202,
     response_model=BulkAccepted,
-    responses=POST_ERRORS,
     summary="Submit one recruiter action for many applications",
 )
 def submit_bulk(

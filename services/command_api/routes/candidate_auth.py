@@ -7,11 +7,11 @@ see :data:`NOT_IDEMPOTENT`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, Field, SecretStr
 from pydantic_core import PydanticCustomError
 
 from services.command_api.api_keys import Principal, Scope
@@ -29,8 +29,9 @@ from services.command_api.candidate_passwords import (
     set_password,
 )
 from services.command_api.deps import DatabaseDep, require
-from services.command_api.problems import PROBLEM_JSON, FieldError, Problem, ProblemError
-from services.command_api.responses import POST_ERRORS
+from services.command_api.problems import FieldError, ProblemError
+from services.command_api.responses import problem
+from shared.commands.base import Contract
 from shared.db.types import utcnow
 
 router = APIRouter(prefix="/v1/candidate-auth", tags=["candidate auth"])
@@ -81,16 +82,12 @@ Password = Annotated[
 ]
 
 
-class SetPasswordIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SetPasswordIn(Contract):
     token: SecretStr = Field(description="The token from the set-password link's `token`.")
     password: Password
 
 
-class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class LoginIn(Contract):
     username: str = Field(min_length=1, max_length=254, description="The candidate's email.")
     password: Password
 
@@ -98,12 +95,6 @@ class LoginIn(BaseModel):
 class LoginOut(BaseModel):
     applicant_id: UUID
 
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
-
-
-_COMMON: dict[int | str, dict[str, Any]] = {code: POST_ERRORS[code] for code in (401, 403)}
 
 _TOKEN_PROBLEMS: Final = {
     "unknown": (400, "Invalid link", "this set-password link is not valid"),
@@ -121,10 +112,9 @@ _TOKEN_PROBLEMS: Final = {
     " and sets the account's password. An unknown token answers 400; a used, replaced or"
     f" expired one 410, and nothing changes. {NOT_IDEMPOTENT}",
     responses={
-        400: _problem("The token is not valid (unknown in this organisation)"),
-        **_COMMON,
-        410: _problem("The link was used, replaced by a newer one, or expired"),
-        422: _problem("Invalid body: the password is too short or too long"),
+        400: problem("The token is not valid (unknown in this organisation)"),
+        410: problem("The link was used, replaced by a newer one, or expired"),
+        422: problem("Invalid body: the password is too short or too long"),
     },
 )
 def set_candidate_password(
@@ -158,10 +148,8 @@ def set_candidate_password(
     f" row the account is locked for {LOCKOUT.seconds // 60} minutes (429 with"
     f" `Retry-After`). {NOT_IDEMPOTENT}",
     responses={
-        401: _problem("Unknown username or wrong password, or no or unknown API key"),
-        403: POST_ERRORS[403],
-        422: _problem("Invalid body"),
-        429: _problem("Too many attempts: try again after `Retry-After` seconds"),
+        401: problem("Unknown username or wrong password"),
+        429: problem("Too many attempts: try again after `Retry-After` seconds"),
     },
 )
 def log_candidate_in(

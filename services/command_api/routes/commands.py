@@ -16,8 +16,7 @@ from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDe
 from services.command_api.problems import ProblemError
 from services.command_api.refusals import find_refusals
 from services.command_api.responses import (
-    GET_ERRORS,
-    POST_ERRORS,
+    NOT_FOUND,
     idempotency_problems,
     idempotent_response,
 )
@@ -37,7 +36,6 @@ router = APIRouter(prefix="/v1/commands", tags=["commands"])
     "",
     status_code=202,
     response_model=CommandAccepted,
-    responses=POST_ERRORS,
     summary="Submit a recruiter action",
 )
 def submit_command(
@@ -62,7 +60,7 @@ def submit_command(
     return idempotent_response(result, lambda body: str(body["location"]))
 
 
-@router.get("/{command_id}", response_model=CommandView, responses=GET_ERRORS)
+@router.get("/{command_id}", response_model=CommandView, responses=NOT_FOUND)
 def get_command(
     command_id: UUID,
     principal: Annotated[Principal, Depends(require(Scope.COMMANDS_READ))],
@@ -80,7 +78,7 @@ def get_command(
         return command_view(record)
 
 
-@router.get("", response_model=list[CommandEntry], responses=GET_ERRORS)
+@router.get("", response_model=list[CommandEntry])
 def find_commands(
     principal: Annotated[Principal, Depends(require(Scope.COMMANDS_READ))],
     db: DatabaseDep,

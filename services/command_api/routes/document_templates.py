@@ -15,7 +15,7 @@ from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,12 +24,12 @@ from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDe
 from services.command_api.idempotency import Response
 from services.command_api.problems import FieldError, ProblemError
 from services.command_api.responses import (
-    AUTH_ERRORS,
     TEMPLATE_PREVIEW_ERRORS,
     TEMPLATE_READ_ERRORS,
     TEMPLATE_WRITE_ERRORS,
 )
 from services.command_api.writes import save_version, write_once
+from shared.commands.base import Contract
 from shared.db.models import DocumentTemplate
 from shared.documents.overrides import find_document_template
 from shared.documents.purposes import PURPOSES, builtin_source, check_template, sample_values
@@ -44,9 +44,7 @@ DocumentPurposeName = Literal["contract", "letter_received", "letter_rejected", 
 assert set(get_args(DocumentPurposeName)) == set(PURPOSES), "every document purpose has a path"
 
 
-class DocumentTemplateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DocumentTemplateIn(Contract):
     html: str = Field(
         max_length=MAX_SOURCE_BYTES,
         description="The body of the document, HTML, autoescaped. Jinja2 in a sandbox: only"
@@ -116,7 +114,7 @@ def _checked(purpose: str, locale: Locale, html: str) -> str:
         ) from None
 
 
-@router.get("", response_model=DocumentTemplateList, responses=AUTH_ERRORS)
+@router.get("", response_model=DocumentTemplateList)
 def list_document_templates(principal: ReaderDep, db: DatabaseDep) -> DocumentTemplateList:
     """The organisation's own bodies; every other purpose and locale uses the built-in."""
     with db.transaction() as session:

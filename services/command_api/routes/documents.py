@@ -28,9 +28,10 @@ from services.command_api.deps import (
 )
 from services.command_api.idempotency import Response
 from services.command_api.problems import invalid_field, not_found
-from services.command_api.responses import GET_ERRORS, LIST_ERRORS, POST_ERRORS
+from services.command_api.responses import NOT_FOUND, problem
 from services.command_api.scoping import get_owned
 from services.command_api.writes import write_once
+from shared.commands.base import Contract
 from shared.db.models import Application, Document
 from shared.db.types import utcnow
 from shared.documents.storage import DocumentMissing
@@ -51,6 +52,9 @@ MAX_PRINT_BATCH: Final = 500
 MAX_PRINT_BYTES: Final = 100 * 1024 * 1024
 _PDF: Final[dict[int | str, dict[str, Any]]] = {
     200: {"content": {"application/pdf": {}}, "description": "The PDF"}
+}
+_STORED: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": {t: {} for t in CV_TYPES}, "description": "The file, of its stored type"}
 }
 
 
@@ -76,7 +80,7 @@ class DocumentList(BaseModel):
     items: list[DocumentView]
 
 
-class PrintBatch(BaseModel):
+class PrintBatch(Contract):
     document_ids: list[UUID] = Field(min_length=1, max_length=MAX_PRINT_BATCH)
 
 
@@ -97,7 +101,6 @@ def _view(document: Document) -> DocumentView:
     "/v1/documents",
     status_code=201,
     response_model=DocumentView,
-    responses={**POST_ERRORS},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -182,7 +185,7 @@ def _is_word_document(data: bytes) -> bool:
 @router.get(
     "/v1/applications/{application_id}/documents",
     response_model=DocumentList,
-    responses=GET_ERRORS,
+    responses=NOT_FOUND,
 )
 def list_application_documents(
     application_id: UUID, principal: ReaderDep, db: DatabaseDep
@@ -207,7 +210,11 @@ def list_application_documents(
         return DocumentList(items=[_view(d) for d in documents])
 
 
-@router.get("/v1/documents/{document_id}", responses={**_PDF, **GET_ERRORS})
+@router.get(
+    "/v1/documents/{document_id}",
+    response_class=HttpResponse,
+    responses={**_STORED, **NOT_FOUND},
+)
 def download_document(
     document_id: UUID, principal: ReaderDep, db: DatabaseDep, storage: StorageDep
 ) -> HttpResponse:
@@ -232,7 +239,17 @@ def download_document(
     )
 
 
-@router.post("/v1/documents/print", responses={**_PDF, **LIST_ERRORS})
+@router.post(
+    "/v1/documents/print",
+    response_class=HttpResponse,
+    responses={
+        **_PDF,
+        422: problem(
+            "A document that is not the organisation's, is not a PDF or has no file (the error"
+            " names its index), or more bytes in all than one print takes"
+        ),
+    },
+)
 def print_documents(
     batch: PrintBatch, principal: ReaderDep, db: DatabaseDep, storage: StorageDep
 ) -> HttpResponse:

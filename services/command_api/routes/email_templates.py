@@ -33,7 +33,6 @@ from services.command_api.email_templates import (
 )
 from services.command_api.idempotency import Response
 from services.command_api.responses import (
-    AUTH_ERRORS,
     TEMPLATE_PREVIEW_ERRORS,
     TEMPLATE_READ_ERRORS,
     TEMPLATE_WRITE_ERRORS,
@@ -54,7 +53,7 @@ def _path(purpose: Purpose, locale: Locale) -> str:
     return f"/v1/email-templates/{purpose}/{locale}"
 
 
-@router.get("", response_model=EmailTemplateList, responses=AUTH_ERRORS)
+@router.get("", response_model=EmailTemplateList)
 def list_email_templates(principal: ReaderDep, db: DatabaseDep) -> EmailTemplateList:
     """The organisation's own templates, and every purpose and locale there is."""
     query = (

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, require
-from services.command_api.responses import GET_ERRORS
+from services.command_api.responses import NOT_FOUND
 from services.command_api.scoping import get_owned
 from shared.db.models import Application, OutboundEmail
 
@@ -38,7 +38,7 @@ class EmailList(BaseModel):
     items: list[EmailView]
 
 
-@router.get("/{application_id}/emails", response_model=EmailList, responses=GET_ERRORS)
+@router.get("/{application_id}/emails", response_model=EmailList, responses=NOT_FOUND)
 def list_application_emails(
     application_id: UUID,
     principal: Annotated[Principal, Depends(require(Scope.APPLICATIONS_READ))],

@@ -18,7 +18,16 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        503: {
+            "description": "Not ready: the database or the broker did not answer (`checks`"
+            " says which)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def readyz(request: Request) -> JSONResponse:
     """Ready to take traffic: the database answers and the broker accepts a connection."""
     checks: dict[str, Any] = {}

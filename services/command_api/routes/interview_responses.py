@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.command_api.deps import DatabaseDep, SettingsDep
+from services.command_api.responses import html_page
 from shared.db.models import Application, ApplicationEvent, Interview, Vacancy
 from shared.events import InterviewResponded
 from shared.ids import new_id
@@ -50,7 +51,10 @@ def _not_found() -> HTMLResponse:
     return _page("Link not valid", "<p>This link is not valid (any more).</p>", 404)
 
 
-@router.get("/{interview_id}/respond", response_class=HTMLResponse)
+_NOT_VALID = html_page("The link is not valid (any more): a page saying so")
+
+
+@router.get("/{interview_id}/respond", response_class=HTMLResponse, responses={404: _NOT_VALID})
 def show_interview_response(
     interview_id: UUID,
     sig: Annotated[str, Query(max_length=100)],
@@ -87,7 +91,14 @@ def show_interview_response(
     return _page("Your interview", f"<p>{escape(title)}, {when}.</p>{answered}{form}")
 
 
-@router.post("/{interview_id}/respond", response_class=HTMLResponse)
+@router.post(
+    "/{interview_id}/respond",
+    response_class=HTMLResponse,
+    responses={
+        404: _NOT_VALID,
+        409: html_page("Too late to answer: the interview was cancelled or has begun"),
+    },
+)
 def record_interview_response(
     interview_id: UUID,
     sig: Annotated[str, Form(max_length=100)],

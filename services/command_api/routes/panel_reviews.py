@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends
 from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, require
 from services.command_api.problems import not_found
-from services.command_api.responses import GET_ERRORS
+from services.command_api.responses import NOT_FOUND
 from services.command_api.review_results import PanelReviewView, review_view
 
 router = APIRouter(prefix="/v1/panel-reviews", tags=["panel reviews"])
 
 
-@router.get("/{review_id}", response_model=PanelReviewView, responses=GET_ERRORS)
+@router.get("/{review_id}", response_model=PanelReviewView, responses=NOT_FOUND)
 def get_panel_review(
     review_id: UUID,
     principal: Annotated[Principal, Depends(require(Scope.APPLICATIONS_READ))],

@@ -27,9 +27,8 @@ from services.command_api.reference_schemas import (
     RejectionReasonView,
 )
 from services.command_api.responses import (
-    GET_ERRORS,
-    LIST_ERRORS,
-    POST_ERRORS,
+    INVALID_QUERY,
+    NOT_FOUND,
 )
 from services.command_api.scoping import find_owned, get_owned
 from services.command_api.writes import write_once
@@ -49,9 +48,7 @@ def _department_view(department: Department) -> DepartmentView:
     return DepartmentView.model_validate(department, from_attributes=True)
 
 
-@router.post(
-    "/v1/departments", status_code=201, response_model=DepartmentView, responses=POST_ERRORS
-)
+@router.post("/v1/departments", status_code=201, response_model=DepartmentView)
 def create_department(
     department_in: DepartmentIn,
     principal: WriterDep,
@@ -77,7 +74,7 @@ def create_department(
     )
 
 
-@router.get("/v1/departments", response_model=DepartmentList, responses=LIST_ERRORS)
+@router.get("/v1/departments", response_model=DepartmentList)
 def list_departments(principal: ReaderDep, db: DatabaseDep) -> DepartmentList:
     """The organisation's departments, by name."""
     query = (
@@ -89,7 +86,7 @@ def list_departments(principal: ReaderDep, db: DatabaseDep) -> DepartmentList:
         return DepartmentList(items=[_department_view(d) for d in session.scalars(query)])
 
 
-@router.get("/v1/departments/{department_id}", response_model=DepartmentView, responses=GET_ERRORS)
+@router.get("/v1/departments/{department_id}", response_model=DepartmentView, responses=NOT_FOUND)
 def get_department(department_id: UUID, principal: ReaderDep, db: DatabaseDep) -> DepartmentView:
     with db.transaction() as session:
         department = get_owned(
@@ -101,7 +98,7 @@ def get_department(department_id: UUID, principal: ReaderDep, db: DatabaseDep) -
 @router.put(
     "/v1/departments/{department_id}",
     response_model=DepartmentView,
-    responses={**POST_ERRORS, **GET_ERRORS},
+    responses=NOT_FOUND,
 )
 def rename_department(
     department_id: UUID,
@@ -145,7 +142,7 @@ def _position_view(position: Position) -> PositionView:
     return PositionView.model_validate(position, from_attributes=True)
 
 
-@router.post("/v1/positions", status_code=201, response_model=PositionView, responses=POST_ERRORS)
+@router.post("/v1/positions", status_code=201, response_model=PositionView)
 def create_position(
     position_in: PositionIn,
     principal: WriterDep,
@@ -182,7 +179,7 @@ def create_position(
     )
 
 
-@router.get("/v1/positions", response_model=PositionList, responses=LIST_ERRORS)
+@router.get("/v1/positions", response_model=PositionList, responses=INVALID_QUERY)
 def list_positions(
     principal: ReaderDep,
     db: DatabaseDep,
@@ -197,7 +194,7 @@ def list_positions(
         return PositionList(items=[_position_view(p) for p in positions])
 
 
-@router.get("/v1/positions/{position_id}", response_model=PositionView, responses=GET_ERRORS)
+@router.get("/v1/positions/{position_id}", response_model=PositionView, responses=NOT_FOUND)
 def get_position(position_id: UUID, principal: ReaderDep, db: DatabaseDep) -> PositionView:
     with db.transaction() as session:
         position = get_owned(
@@ -217,7 +214,6 @@ def _reason_view(reason: RejectionReason) -> RejectionReasonView:
     "/v1/rejection-reasons",
     status_code=201,
     response_model=RejectionReasonView,
-    responses=POST_ERRORS,
 )
 def create_rejection_reason(
     reason_in: RejectionReasonIn,
@@ -251,7 +247,7 @@ def create_rejection_reason(
     )
 
 
-@router.get("/v1/rejection-reasons", response_model=RejectionReasonList, responses=LIST_ERRORS)
+@router.get("/v1/rejection-reasons", response_model=RejectionReasonList, responses=INVALID_QUERY)
 def list_rejection_reasons(
     principal: ReaderDep,
     db: DatabaseDep,
@@ -276,7 +272,7 @@ def list_rejection_reasons(
 
 
 @router.get(
-    "/v1/rejection-reasons/{reason_id}", response_model=RejectionReasonView, responses=GET_ERRORS
+    "/v1/rejection-reasons/{reason_id}", response_model=RejectionReasonView, responses=NOT_FOUND
 )
 def get_rejection_reason(
     reason_id: UUID, principal: ReaderDep, db: DatabaseDep
@@ -291,7 +287,7 @@ def get_rejection_reason(
 @router.put(
     "/v1/rejection-reasons/{reason_id}/labels",
     response_model=RejectionReasonView,
-    responses={**POST_ERRORS, **GET_ERRORS},
+    responses=NOT_FOUND,
 )
 def relabel_rejection_reason(
     reason_id: UUID,
@@ -332,7 +328,7 @@ def relabel_rejection_reason(
 @router.post(
     "/v1/rejection-reasons/{reason_id}/deactivate",
     response_model=RejectionReasonView,
-    responses={**POST_ERRORS, **GET_ERRORS},
+    responses=NOT_FOUND,
 )
 def deactivate_rejection_reason(
     reason_id: UUID,

@@ -2,18 +2,19 @@
 
 Server-rendered, no JavaScript: a form per review with a radio group of seven options
 (a ``fieldset`` with a ``legend``) and a comment per candidate. Saving posts the form
-(with a double-submit CSRF token) and redirects back, so a reload shows what is stored.
+(with a token bound to the link, and checked for its origin: see
+:mod:`services.command_api.review_form_guard`) and redirects back, so a reload shows what
+is stored.
 ``PUT /review/{token}/ratings`` takes the same ratings as JSON. A link that does not
 work shows a friendly page with the right status and no data.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from typing import Annotated, Any, Final
 from uuid import UUID
 
+import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -21,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.command_api.deps import DatabaseDep, SettingsDep, StorageDep
 from services.command_api.problems import ProblemError
+from services.command_api.responses import Responses, html_page, problem
 from services.command_api.review_access import (
     MAX_COMMENT,
     LinkRefused,
@@ -32,14 +34,16 @@ from services.command_api.review_access import (
     open_link,
     save_ratings,
 )
+from services.command_api.review_form_guard import form_token, refusal
 from services.command_api.review_texts import TEXTS, PageLocale
+from services.command_api.routes.documents import CV_TYPES
 from shared.db.database import Database
 from shared.db.models import Application, Document
 from shared.emails.formatting import format_date
 
 router = APIRouter(prefix="/review", tags=["panel review page"])
+log = structlog.get_logger(__name__)
 
-CSRF_COOKIE: Final = "werving_review_csrf"
 _PAGES: Final = Environment(
     loader=PackageLoader("services.command_api", "templates"),
     autoescape=True,
@@ -49,7 +53,8 @@ _HEADERS: Final = {
     # No script, no outside resource, no framing; forms post back here only.
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline';"
     " form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: with it a browser sends `Origin: null` on the form's own POST.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
 }
@@ -92,7 +97,6 @@ def _page(
     saved: bool = False,
     errors: list[str] | None = None,
     submitted: dict[UUID, tuple[int | None, str]] | None = None,
-    secure: bool = False,
 ) -> HTMLResponse:
     t = TEXTS[locale]
     review = access.review
@@ -110,7 +114,7 @@ def _page(
                 "comment": comment,
             }
         )
-    response = _html(
+    return _html(
         "page",
         status,
         lang=locale,
@@ -128,16 +132,6 @@ def _page(
         errors=errors or [],
         max_comment=MAX_COMMENT,
     )
-    response.set_cookie(
-        CSRF_COOKIE,
-        csrf,
-        httponly=True,
-        samesite="strict",
-        path="/review",
-        max_age=86_400,
-        secure=secure,
-    )
-    return response
 
 
 def _open(db: Database, token: str) -> ReviewAccess | Refusal:
@@ -145,37 +139,79 @@ def _open(db: Database, token: str) -> ReviewAccess | Refusal:
         return open_link(session, token)
 
 
-@router.get("/{token}", response_class=HTMLResponse)
+_LINK_REFUSED: Final[Responses] = {
+    404: html_page("The link is unknown, or was replaced by a newer one: a page saying so"),
+    410: html_page("The link was revoked or expired, or the review is closed: a page saying so"),
+}
+# The form as a browser posts it; the application ids are the page's candidates.
+_FORM_BODY: Final = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "properties": {"csrf": {"type": "string", "description": "From the page."}},
+                "patternProperties": {
+                    "^stars-[0-9a-f-]{36}$": {"type": "string", "enum": ["", *"1234567"]},
+                    "^comment-[0-9a-f-]{36}$": {"type": "string", "maxLength": MAX_COMMENT},
+                },
+                "additionalProperties": False,
+            }
+        }
+    },
+}
+
+
+@router.get("/{token}", response_class=HTMLResponse, responses=_LINK_REFUSED)
 def show_review(
+    token: str, db: DatabaseDep, settings: SettingsDep, lang: LangQuery = None, saved: bool = False
+) -> HTMLResponse:
+    access = _open(db, token)
+    if isinstance(access, Refusal):
+        return _refused(access, lang)
+    csrf = form_token(settings.link_key, token)
+    return _page(access, token, _locale(access, lang), csrf, saved=saved)
+
+
+@router.post(
+    "/{token}",
+    response_class=HTMLResponse,
+    status_code=303,
+    responses={
+        303: {"description": "Saved: back to the page (`Location`), which shows it"},
+        403: html_page(
+            "The form did not come from this link's page (its token, `Origin` or"
+            " `Sec-Fetch-Site`): a page saying so, and nothing is saved"
+        ),
+        **_LINK_REFUSED,
+        422: html_page("The page again, with what is wrong in the form, and nothing saved"),
+    },
+    openapi_extra={"requestBody": _FORM_BODY},
+)
+async def save_review(
     token: str,
     request: Request,
     db: DatabaseDep,
     settings: SettingsDep,
     lang: LangQuery = None,
-    saved: bool = False,
-) -> HTMLResponse:
-    access = _open(db, token)
-    if isinstance(access, Refusal):
-        return _refused(access, lang)
-    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    secure = settings.public_base_url.startswith("https:")  # the cookie only over TLS then
-    return _page(access, token, _locale(access, lang), csrf, saved=saved, secure=secure)
-
-
-@router.post("/{token}", response_class=HTMLResponse)
-async def save_review(
-    token: str, request: Request, db: DatabaseDep, lang: LangQuery = None
 ) -> Response:
     form = await request.form()
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    sent = str(form.get("csrf", ""))
-    if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
-        t = TEXTS[_locale(None, lang)]
-        return _html(
-            "error", 403, lang=_locale(None, lang), title=t["error_title"], t=t, reason=t["csrf"]
-        )
+    why = refusal(
+        key=settings.link_key,
+        review_token=token,
+        sent_token=str(form.get("csrf", "")),
+        origin=request.headers.get("origin"),
+        fetch_site=request.headers.get("sec-fetch-site"),
+        own_origins=(settings.public_base_url, str(request.base_url)),
+    )
+    if why is not None:
+        log.warning("review.form_refused", reason=why)
+        locale = _locale(None, lang)
+        t = TEXTS[locale]
+        return _html("error", 403, lang=locale, title=t["error_title"], t=t, reason=t["csrf"])
     fields = {key: str(value) for key, value in form.items()}
-    return await run_in_threadpool(_save_form, db, token, fields, lang, cookie)
+    csrf = form_token(settings.link_key, token)
+    return await run_in_threadpool(_save_form, db, token, fields, lang, csrf)
 
 
 def _save_form(
@@ -216,7 +252,14 @@ def _save_form(
     return RedirectResponse(f"/review/{token}?lang={locale}&saved=true", status_code=303)
 
 
-@router.put("/{token}/ratings", tags=["panel review page"])
+@router.put(
+    "/{token}/ratings",
+    responses={
+        404: problem("The link is unknown, or was replaced by a newer one"),
+        410: problem("The link was revoked or expired, or the review is closed"),
+        422: problem("A rating of an application that is not a candidate of this review"),
+    },
+)
 def put_ratings(token: str, body: RatingsIn, db: DatabaseDep) -> dict[str, int]:
     """The reviewer's ratings as JSON (what the page's form saves): each replaces that
     reviewer's earlier rating of the candidate; all or nothing."""
@@ -234,7 +277,14 @@ def put_ratings(token: str, body: RatingsIn, db: DatabaseDep) -> dict[str, int]:
             raise ProblemError(422, "Invalid request", str(problem)) from None
 
 
-@router.get("/{token}/cv/{application_id}")
+@router.get(
+    "/{token}/cv/{application_id}",
+    response_class=Response,
+    responses={
+        200: {"description": "The CV, of its stored type", "content": {t: {} for t in CV_TYPES}},
+        **_LINK_REFUSED,
+    },
+)
 def download_cv(
     token: str, application_id: UUID, db: DatabaseDep, storage: StorageDep, lang: LangQuery = None
 ) -> Response:

@@ -15,8 +15,7 @@ from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDe
 from services.command_api.idempotency import Response
 from services.command_api.problems import invalid_field
 from services.command_api.responses import (
-    GET_ERRORS,
-    POST_ERRORS,
+    NOT_FOUND,
 )
 from services.command_api.schemas import VacancyIn, VacancyList, VacancyView
 from services.command_api.scoping import find_owned, get_owned
@@ -43,7 +42,7 @@ def _location(body: dict[str, object]) -> str:
     return f"/v1/vacancies/{body['id']}"
 
 
-@router.post("", status_code=201, response_model=VacancyView, responses=POST_ERRORS)
+@router.post("", status_code=201, response_model=VacancyView)
 def create_vacancy(
     vacancy_in: VacancyIn,
     principal: Annotated[Principal, Depends(require(Scope.VACANCIES_WRITE))],
@@ -75,7 +74,7 @@ def create_vacancy(
     )
 
 
-@router.get("", response_model=VacancyList, responses=GET_ERRORS)
+@router.get("", response_model=VacancyList)
 def list_vacancies(
     principal: Annotated[Principal, Depends(require(Scope.VACANCIES_READ))],
     db: DatabaseDep,
@@ -89,7 +88,7 @@ def list_vacancies(
         return VacancyList(items=[_view(v) for v in vacancies])
 
 
-@router.get("/{vacancy_id}", response_model=VacancyView, responses=GET_ERRORS)
+@router.get("/{vacancy_id}", response_model=VacancyView, responses=NOT_FOUND)
 def get_vacancy(
     vacancy_id: UUID,
     principal: Annotated[Principal, Depends(require(Scope.VACANCIES_READ))],
@@ -99,7 +98,7 @@ def get_vacancy(
         return _view(_scoped(session, principal, vacancy_id))
 
 
-@router.put("/{vacancy_id}", response_model=VacancyView, responses={**POST_ERRORS, **GET_ERRORS})
+@router.put("/{vacancy_id}", response_model=VacancyView, responses=NOT_FOUND)
 def update_vacancy(
     vacancy_id: UUID,
     vacancy_in: VacancyIn,
@@ -130,9 +129,7 @@ def update_vacancy(
     )
 
 
-@router.post(
-    "/{vacancy_id}/close", response_model=VacancyView, responses={**POST_ERRORS, **GET_ERRORS}
-)
+@router.post("/{vacancy_id}/close", response_model=VacancyView, responses=NOT_FOUND)
 def close_vacancy(
     vacancy_id: UUID,
     principal: Annotated[Principal, Depends(require(Scope.VACANCIES_WRITE))],
@@ -161,9 +158,7 @@ def close_vacancy(
     )
 
 
-@router.post(
-    "/{vacancy_id}/open", response_model=VacancyView, responses={**POST_ERRORS, **GET_ERRORS}
-)
+@router.post("/{vacancy_id}/open", response_model=VacancyView, responses=NOT_FOUND)
 def reopen_vacancy(
     vacancy_id: UUID,
     principal: Annotated[Principal, Depends(require(Scope.VACANCIES_WRITE))],
