@@ -3,7 +3,7 @@
 from shared.db.models.commands import CommandRecord, IdempotencyRecord
 from shared.db.models.documents import Document, DocumentTemplate, OrganisationAsset
 from shared.db.models.mail import EmailTemplate, OutboundEmail
-from shared.db.models.messaging import DeadLetter, InboxEntry, OutboxMessage
+from shared.db.models.messaging import DeadLetter, DeliveryAttempt, InboxEntry, OutboxMessage
 from shared.db.models.portal import CandidateAccount, SetPasswordToken
 from shared.db.models.process import Employee, Interview, Offer, ScheduledJob
 from shared.db.models.recruitment import Applicant, Application, ApplicationEvent, Vacancy
@@ -24,6 +24,7 @@ __all__ = [
     "CandidateAccount",
     "CommandRecord",
     "DeadLetter",
+    "DeliveryAttempt",
     "Department",
     "Document",
     "DocumentTemplate",
