@@ -32,6 +32,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Final
 
 import dramatiq
@@ -127,6 +128,8 @@ class ScreeningConsumer(Consumer):
             content_encoding=properties.content_encoding,
         )
         if isinstance(verdict, Refusal):
+            if verdict.message_id is None and isinstance(properties.message_id, str):
+                verdict = replace(verdict, message_id=properties.message_id)
             stored = self.broker.record_refusal(self.queue_name, body, verdict)
             with self._lock:
                 # Unstored, it goes to Dramatiq's .XQ queue rather than be lost.

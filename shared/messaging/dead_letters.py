@@ -40,16 +40,22 @@ def record_dead_letter(
     letter = DeadLetter(
         id=new_id(),
         source=source,
-        queue=queue[:120],
-        actor_name=actor_name[:120] if actor_name else None,
-        message_id=message_id[:120] if message_id else None,
+        queue=_storable_text(queue, 120),
+        actor_name=_storable_text(actor_name, 120) if actor_name else None,
+        message_id=_storable_text(message_id, 120) if message_id else None,
         organisation_id=organisation_id,
         command_id=command_id,
-        reason=reason[:MAX_REASON_CHARS],
+        reason=_storable_text(reason, MAX_REASON_CHARS),
         **storable_body(body),
     )
     session.add(letter)
     return letter
+
+
+def _storable_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit``, NUL shown escaped: a hostile message's field names and
+    ids end up in these columns, and PostgreSQL text cannot hold NUL."""
+    return text.replace("\x00", "\\x00")[:limit]
 
 
 def _first_bytes(raw: bytes, limit: int) -> bytes:

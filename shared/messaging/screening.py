@@ -121,6 +121,9 @@ def _misfit(fields: _DramatiqMessage, queue_name: str, broker: dramatiq.Broker) 
         return f"actor_name: no actor {fields.actor_name!r} on queue {q_name(queue_name)!r}"
     if actor.queue_name != q_name(queue_name):
         return f"actor_name: no actor {fields.actor_name!r} on queue {q_name(queue_name)!r}"
+    for name in sorted(fields.options.model_fields_set):
+        if getattr(fields.options, name) is None:
+            return f"options.{name}: null"
     eta = fields.options.eta
     if queue_name == dq_name(queue_name):
         if eta is None:
