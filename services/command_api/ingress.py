@@ -112,26 +112,26 @@ class CommandIngress:
 
     def receive(self, delivery: Delivery) -> IngressOutcome:
         """Settle one delivery: accepted, dead-lettered, or to wait and come back."""
-        key = delivery.key
-        counted = delivery.redelivered and key not in self._requeued
-        self._requeued.discard(key)
-        if counted:
+        # The key hashes the body when there is no message id: only for a redelivery.
+        key = delivery.key if delivery.redelivered else None
+        if key is not None and key in self._requeued:
+            self._requeued.discard(key)
+            key = None  # sent back by this process, not left by a crash: not counted
+        outcome = None
+        if key is not None:
             try:
                 starts = self._attempts.started(key)
             except SQLAlchemyError as exc:
                 log.warning("ingress.database_unavailable", error=type(exc).__name__)
                 return self._wait(key, "database unavailable")
-            if starts > self._max_redeliveries:
-                outcome = self._dead_letter(
-                    delivery.body, limit_reached_reason(starts), delivery.message_id, None
-                )
-            else:
-                outcome = self._handle_guarded(delivery)
-        else:
+            if starts > self._max_redeliveries:  # dead-lettered, not run
+                reason = limit_reached_reason(starts)
+                outcome = self._dead_letter(delivery.body, reason, delivery.message_id, None)
+        if outcome is None:
             outcome = self._handle_guarded(delivery)
         if outcome.verdict is Verdict.RETRY_LATER:
-            return self._wait(key, outcome.reason)
-        if counted:
+            return self._wait(key or delivery.key, outcome.reason)
+        if key is not None:
             self._forget(key)
         return outcome
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.command_api import ingress as ingress_module
+from services.command_api.idempotency import KeyInProgress
 from services.command_api.ingress import MAX_ENVELOPE_BYTES, CommandIngress, Delivery, Verdict
 from shared.db.database import Database
 from shared.db.models import CommandRecord, DeadLetter, DeliveryAttempt
@@ -199,4 +200,34 @@ def test_a_redelivered_message_within_the_limit_is_accepted_and_its_count_forgot
     ).encode()
     outcome = _ingress(db).receive(Delivery(body, "hr-suite", "m-1", redelivered=True))
     assert outcome.verdict is Verdict.ACCEPTED
+    assert _count(db, DeliveryAttempt) == 0
+
+
+def test_a_message_the_ingress_sent_back_to_wait_is_not_charged_when_it_returns(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an envelope whose key is being accepted elsewhere at its first delivery
+    tenant = make_tenant(db, amqp_user="hr-suite")
+    body = json.dumps(
+        {
+            "idempotency_key": "k-1",
+            "command": register_body(open_vacancy(db, tenant.organisation_id)),
+        }
+    ).encode()
+    real = ingress_module.accept_envelope
+    calls: list[int] = []
+
+    def busy_once(session: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyInProgress
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(ingress_module, "accept_envelope", busy_once)
+    ingress = _ingress(db, max_redeliveries=0)
+    # When the ingress sends it back to wait, and RabbitMQ delivers it again (redelivered)
+    first = ingress.receive(Delivery(body, "hr-suite", "m-1"))
+    again = ingress.receive(Delivery(body, "hr-suite", "m-1", redelivered=True))
+    # Then the return is no crash's: accepted, although the limit allows no redelivered start
+    assert (first.verdict, again.verdict) == (Verdict.RETRY_LATER, Verdict.ACCEPTED)
     assert _count(db, DeliveryAttempt) == 0
