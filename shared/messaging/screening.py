@@ -144,8 +144,16 @@ def _signature(fn: Any) -> inspect.Signature:
     return inspect.signature(fn)
 
 
+SHOWN_ERRORS: Final = 10
+
+
 def describe(error: ValidationError) -> str:
-    """Each error as ``<dotted field>: <message>``, without the input (it may be huge)."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
+    """The first errors as ``<dotted field>: <message>``, without the input (it may be
+    huge); a hostile body can hold thousands."""
+    errors = error.errors(include_url=False, include_input=False)
+    shown = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])[:100] or 'body'}: {e['msg']}"
+        for e in errors[:SHOWN_ERRORS]
     )
+    more = len(errors) - SHOWN_ERRORS
+    return f"{shown}; and {more} more" if more > 0 else shown

@@ -176,3 +176,14 @@ def test_json_or_no_content_type_passes(broker: StubBroker, content_type: str | 
     assert isinstance(
         screen(_body(), "status", broker, content_type=content_type), dramatiq.Message
     )
+
+
+def test_a_body_with_thousands_of_errors_is_refused_with_the_first_ten_named(
+    broker: StubBroker,
+) -> None:
+    message = json.loads(_body())
+    message.update({f"x{i}": i for i in range(5000)})
+    reason = _reason(screen(json.dumps(message).encode(), "status", broker))
+    assert reason.startswith("not a Dramatiq message: x0: Extra inputs are not permitted; x1:")
+    assert reason.endswith("; and 4990 more")
+    assert len(reason) < 1000
