@@ -246,3 +246,24 @@ def test_out_of_order_failed_and_refused_messages_are_each_settled_once(
     assert _drain(rabbitmq_url, queue, wait_for=0, timeout_s=1) == []
     rejected = _drain(rabbitmq_url, xq_name(queue), wait_for=len(failing))
     assert sorted(Message.decode(b).args[0] for b in rejected) == failing
+
+
+def test_a_refused_delivery_whose_dead_letter_cannot_be_stored_goes_to_the_xq(
+    broker: WervingRabbitmqBroker, queue: str, rabbitmq_url: str
+) -> None:
+    # Given a queue whose dead letters cannot be stored (the database is down)
+    def unavailable(_queue: str, _body: bytes, _refusal: Refusal) -> None:
+        raise ConnectionError("database unavailable")
+
+    broker.on_refusal(queue, unavailable)
+    broker.channel.basic_publish(exchange="", routing_key=queue, body=b"not json")
+    broker.enqueue(_message(queue, 1))
+    consumer = broker.consume(queue, prefetch=10, timeout=100)
+    assert isinstance(consumer, ScreeningConsumer)
+    # When the consumer refuses it and hands over the good message behind it
+    [good] = _take(consumer, 1)
+    _ack_from_a_worker_thread(consumer, [good])
+    consumer.close()
+    # Then the refused one is in Dramatiq's dead-letter queue, neither lost nor requeued
+    assert _drain(rabbitmq_url, queue, wait_for=0, timeout_s=1) == []
+    assert _drain(rabbitmq_url, xq_name(queue), wait_for=1) == [b"not json"]
