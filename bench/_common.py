@@ -37,7 +37,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 RABBITMQ_URL = os.environ.get("WERVING_BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 EVENTS_EXCHANGE = "werving.events"
 BENCH_QUEUE = "werving.bench.events"
-BENCH_BINDING = "bench.#"
+# Bench events belong to an organisation of their own, as every event's routing key names one.
+BENCH_ORGANISATION = uuid.UUID("00000000-0000-7000-8000-00000000be4c")
+BENCH_BINDING = f"{BENCH_ORGANISATION}.bench.#"
 PHASE_TIMEOUT_S = 300.0
 
 

@@ -25,6 +25,7 @@ from pika.spec import Basic, BasicProperties
 from sqlalchemy import event, insert, text
 
 from bench._common import (
+    BENCH_ORGANISATION,
     BENCH_QUEUE,
     EVENTS_EXCHANGE,
     PHASE_TIMEOUT_S,
@@ -167,7 +168,9 @@ def raw_pipelined(n: int, *, window: int = 1000) -> RawResult:
     purge_queues([BENCH_QUEUE])
     bodies = [body_bytes(bench_payload(i)) for i in range(n)]
     gc.collect()  # start both figures with the same clean heap
-    result = RawPipelinedPublisher(bodies, window=window, routing_key="bench.raw").run()
+    result = RawPipelinedPublisher(
+        bodies, window=window, routing_key=f"{BENCH_ORGANISATION}.bench.raw"
+    ).run()
     _expect_stored(n)
     return result
 
@@ -298,7 +301,7 @@ def fill_outbox(db: Database, n: int) -> None:
         rows = [
             {
                 "id": new_id(),
-                "organisation_id": None,
+                "organisation_id": BENCH_ORGANISATION,
                 "kind": EVENT,
                 "destination": "bench.event",
                 "actor_name": None,

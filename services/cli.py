@@ -113,7 +113,9 @@ def org_create(
     ] = None,
     sender_name: Annotated[str | None, typer.Option(help="Display name for its mail.")] = None,
 ) -> None:
-    """Create an organisation and print its id."""
+    """Create an organisation and print its id. With --amqp-user, the rabbitmqctl
+    commands that grant that user this organisation's commands and events and nothing
+    more follow on standard error."""
     from services.command_api.api_keys import create_organisation
     from shared.db.database import Database
 
@@ -128,7 +130,44 @@ def org_create(
             sender_email=sender,
             sender_name=sender_name,
         )
-        typer.echo(str(organisation.id))
+        organisation_id = organisation.id
+    typer.echo(str(organisation_id))
+    if amqp_user:
+        _print_grants(organisation_id, amqp_user)
+
+
+def _print_grants(organisation_id: UUID, user: str | None, previous: str | None = None) -> None:
+    """The rabbitmqctl commands that revoke ``previous`` and grant ``user``, on standard
+    error (standard output stays what scripts read), for the broker URL's virtual host."""
+    from shared.messaging.grants import grant_commands, revoke_commands, shell_lines, vhost_of
+
+    settings = get_settings()
+    if settings.uses_stub_broker:
+        typer.echo("# set WERVING_BROKER_URL to print the RabbitMQ permissions", err=True)
+        return
+    vhost = vhost_of(settings.broker_url)
+    lines = []
+    if previous and previous != user:
+        lines.append("# RabbitMQ: take back what the previous AMQP user was granted")
+        lines += shell_lines(
+            revoke_commands(previous, vhost=vhost, events_exchange=settings.events_exchange)
+        )
+    if user:
+        lines.append(
+            "# RabbitMQ: let the AMQP user publish commands and hear this organisation's"
+            " events, nothing more (create it first: rabbitmqctl add_user)"
+        )
+        lines += shell_lines(
+            grant_commands(
+                user,
+                organisation_id,
+                vhost=vhost,
+                events_exchange=settings.events_exchange,
+                ingress_exchange=settings.ingress_exchange,
+            )
+        )
+    for line in lines:
+        typer.echo(line, err=True)
 
 
 def _checked_org_fields(locale: str | None, sender_email: str | None) -> str | None:
@@ -159,7 +198,9 @@ def org_update(
     ] = None,
     sender_name: Annotated[str | None, typer.Option(help="Display name for its mail.")] = None,
 ) -> None:
-    """Change what is given, keep the rest; prints the organisation as JSON."""
+    """Change what is given, keep the rest; prints the organisation as JSON. With
+    --amqp-user, the rabbitmqctl commands that revoke the previous user and grant the new
+    one follow on standard error."""
     from sqlalchemy.exc import IntegrityError
 
     from shared.db.database import Database
@@ -178,6 +219,7 @@ def org_update(
                 organisation.name = name
             if locale is not None:
                 organisation.default_locale = locale
+            previous_user = organisation.amqp_user
             if amqp_user is not None:
                 organisation.amqp_user = amqp_user or None
             if sender is not None:
@@ -199,6 +241,8 @@ def org_update(
             param_hint="--amqp-user",
         ) from None
     typer.echo(json.dumps(shown))
+    if amqp_user is not None:
+        _print_grants(organisation_id, amqp_user or None, previous_user)
 
 
 @apikey_app.command("create")
@@ -292,7 +336,8 @@ def send(
     from datetime import timedelta
 
     from services.command_api.idempotency import KeyInProgress
-    from services.command_api.ingress import EnvelopeRefused, accept_envelope
+    from services.command_api.ingress import accept_envelope
+    from services.command_api.refusals import EnvelopeRefused
     from shared.db.database import Database
     from shared.db.models import CommandRecord, Organisation
 
@@ -310,8 +355,10 @@ def send(
                 source="cli",
                 retention=timedelta(hours=settings.idempotency_retention_hours),
             )
-        except EnvelopeRefused as refused:
-            raise typer.BadParameter(refused.reason, param_hint="PATH") from None
+        except EnvelopeRefused as refused:  # shown here, so not stored as a refusal
+            raise typer.BadParameter(
+                f"refused ({refused.code}): {refused.detail}", param_hint="PATH"
+            ) from None
         except KeyInProgress:
             raise typer.BadParameter(
                 "a command with this idempotency_key is being accepted right now; try again",

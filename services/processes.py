@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.command_api.idempotency import delete_expired
 from services.command_api.ingress import CommandIngress
+from services.command_api.refusals import delete_expired_refusals
 from shared.db.database import Database
 from shared.documents.storage import DocumentStorage, storage_from_settings
 from shared.documents.sweep import sweep_documents
@@ -53,19 +54,22 @@ def serve_api(settings: Settings, host: str, port: int) -> None:
     uvicorn.run(create_app(settings, db), host=host, port=port, log_config=None)
 
 
-def run_housekeeping(db: Database, stop: threading.Event) -> None:
-    """Forget expired idempotency keys and stale delivery counts, every few minutes, until
-    ``stop``."""
+def run_housekeeping(db: Database, stop: threading.Event, retention: timedelta) -> None:
+    """Forget expired idempotency keys, refusals as old, and stale delivery counts, every few
+    minutes, until ``stop``."""
     while not stop.wait(HOUSEKEEPING_INTERVAL_S):
         try:
             with db.transaction() as session:
                 forgotten = delete_expired(session)
+                refusals = delete_expired_refusals(session, retention)
             swept = sweep_delivery_attempts(db)
         except SQLAlchemyError as exc:
             log.warning("housekeeping.failed", error=type(exc).__name__)
             continue
         if forgotten:
             log.info("idempotency.expired_keys_deleted", count=forgotten)
+        if refusals:
+            log.info("ingress.expired_refusals_deleted", count=refusals)
         if swept:
             log.info("delivery_attempts.swept", count=swept)
 
@@ -99,7 +103,8 @@ def run_relay(settings: Settings, stop: threading.Event) -> None:
         events_exchange=settings.events_exchange,
         batch_size=settings.relay_batch_size,
     )
-    threading.Thread(target=run_housekeeping, args=(db, stop), daemon=True).start()
+    retention = timedelta(hours=settings.idempotency_retention_hours)
+    threading.Thread(target=run_housekeeping, args=(db, stop, retention), daemon=True).start()
     try:
         relay.run(
             stop, waker, poll_interval_s=settings.relay_poll_interval_s, reconnect=[reconnect]
@@ -156,6 +161,7 @@ def run_ingress(settings: Settings, stop: threading.Event) -> None:
         db,
         queue=settings.ingress_queue,
         retention=timedelta(hours=settings.idempotency_retention_hours),
+        exchange=settings.ingress_exchange,
     )
     try:
         ingress.consume(settings.broker_url, stop)

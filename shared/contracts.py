@@ -55,26 +55,45 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
         "commandIngress": {
             "address": settings.ingress_queue,
             "description": (
-                "Durable queue for upstream systems that publish commands instead of calling"
-                " HTTP. Publish with the `user_id` property set to your RabbitMQ user: it"
-                " selects your organisation. A body with `application_ids` is a bulk"
-                " envelope. Malformed or unauthorised messages are recorded as dead letters"
-                " with their reason."
+                f"Publish command envelopes on the fanout exchange `{settings.ingress_exchange}`"
+                f" (any routing key); werving binds it to the durable queue"
+                f" `{settings.ingress_queue}`. Set the `user_id` property to your RabbitMQ"
+                " user: it selects your organisation. A body with `application_ids` is a bulk"
+                " envelope. An envelope refused for your organisation (invalid, unknown"
+                " command type, key reused with another body, invalid bulk) is listed under"
+                " its key by `GET /v1/commands?idempotency_key=` with its code and field"
+                " errors, and announced as `command.refused`; every refused or unauthorised"
+                " message is also recorded as a dead letter with its reason."
             ),
             "messages": {
                 "commandEnvelope": {"$ref": "#/components/messages/CommandEnvelope"},
                 "bulkCommandEnvelope": {"$ref": "#/components/messages/BulkCommandEnvelope"},
             },
             "bindings": {
-                "amqp": {"is": "queue", "queue": {"name": settings.ingress_queue, "durable": True}}
+                "amqp": {
+                    "is": "routingKey",
+                    "exchange": {
+                        "name": settings.ingress_exchange,
+                        "type": "fanout",
+                        "durable": True,
+                    },
+                }
             },
         },
         **{
             f"event.{name}": {
-                "address": name,
+                "address": f"{{organisationId}}.{name}",
                 "description": (
-                    f"Routing key `{name}` on the topic exchange `{settings.events_exchange}`."
+                    f"Routing key `<organisation id>.{name}` on the topic exchange"
+                    f" `{settings.events_exchange}`. Bind `<organisation id>.#` for every"
+                    f" event of your organisation, `<organisation id>.{name}` for this one;"
+                    " RabbitMQ refuses bindings to other organisations' keys."
                 ),
+                "parameters": {
+                    "organisationId": {
+                        "description": "The id of the organisation the event belongs to."
+                    }
+                },
                 "messages": {model: {"$ref": f"#/components/messages/{model}"}},
                 "bindings": {
                     "amqp": {
@@ -111,7 +130,13 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
         "info": {
             "title": "werving AMQP interface",
             "version": "1",
-            "description": "Commands in, events out. Messages carry ids, never secrets.",
+            "description": (
+                "Commands in, events out. Messages carry ids, never secrets. Each"
+                " organisation's AMQP user gets the permissions `werving org create"
+                " --amqp-user` prints: publish on the ingress exchange; declare, bind and"
+                " consume queues named `<organisation id>.<anything>`; bind them to the"
+                " events exchange only with keys that start with `<organisation id>.`."
+            ),
         },
         "defaultContentType": "application/json",
         "channels": channels,

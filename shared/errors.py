@@ -23,6 +23,15 @@ class RefusalCode(StrEnum):
     REVIEWER_REVOKED = "reviewer_revoked"
 
 
+class EnvelopeRefusalCode(StrEnum):
+    """Why the AMQP ingress refused an envelope before it became a command."""
+
+    INVALID_ENVELOPE = "invalid_envelope"
+    UNKNOWN_COMMAND_TYPE = "unknown_command_type"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    INVALID_BULK = "invalid_bulk"
+
+
 class PermanentError(Exception):
     """Retrying cannot help: the message is failed at once and dead-lettered."""
 

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STUB_BROKER_URL = "stub://"
+INGRESS_EXCHANGE = "werving.ingress"
 
 
 class Settings(BaseSettings):
@@ -33,6 +34,10 @@ class Settings(BaseSettings):
 
     events_exchange: str = "werving.events"
     ingress_queue: str = "werving.commands"
+    ingress_exchange: str = Field(
+        default=INGRESS_EXCHANGE,
+        description="Fanout exchange bound to the ingress queue, where upstream systems publish",
+    )
 
     worker_db_pool_size: int = Field(
         default=16,

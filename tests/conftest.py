@@ -79,11 +79,25 @@ def truncate_all(db: Database) -> None:
 # -- SQLite (unit) ---------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite database migrated for the whole session: a test copies it (0.3 ms)
+    instead of running every migration again (0.5 s)."""
+    path = tmp_path_factory.mktemp("migrated") / "werving.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def fresh_sqlite(migrated: Path, directory: Path) -> str:
+    """A migrated SQLite database of the caller's own, as a URL."""
+    path = directory / "werving.db"
+    shutil.copyfile(migrated, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'werving.db'}"
-    upgrade(url)
-    return url
+def sqlite_url(migrated_sqlite: Path, tmp_path: Path) -> str:
+    return fresh_sqlite(migrated_sqlite, tmp_path)
 
 
 @pytest.fixture

@@ -325,8 +325,11 @@ def worker_fixed(queue: str, actor: str) -> list[Published]:
     ]
 
 
-def publish_all(url: str, user_id: str, queue: str, messages: Iterable[Published]) -> None:
-    """Publish each message on ``queue`` (or its own) with confirms, as ``user_id``."""
+def publish_all(
+    url: str, user_id: str, queue: str, messages: Iterable[Published], *, exchange: str = ""
+) -> None:
+    """Publish each message with confirms, as ``user_id``: on ``exchange``, with ``queue`` (or
+    the message's own) as the routing key."""
     # pika encodes header tables recursively, as it decodes them.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT_FOR_HEADERS))
     connection = pika.BlockingConnection(pika.URLParameters(url))
@@ -335,7 +338,7 @@ def publish_all(url: str, user_id: str, queue: str, messages: Iterable[Published
         channel.confirm_delivery()
         for message in messages:
             channel.basic_publish(
-                "", message.queue or queue, message.body, message.properties(user_id)
+                exchange, message.queue or queue, message.body, message.properties(user_id)
             )
     finally:
         connection.close()

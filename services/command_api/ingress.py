@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
 
 import pika
@@ -39,6 +38,13 @@ from services.command_api.acceptance import (
     accept_command,
 )
 from services.command_api.idempotency import KeyInProgress, KeyReused, Response
+from services.command_api.refusals import (
+    EnvelopeRefused,
+    invalid_envelope,
+    key_reused,
+    record_bulk_item_refusals,
+    record_refusal,
+)
 from shared.commands import BulkCommandEnvelope, CommandEnvelope
 from shared.db.database import Database
 from shared.db.models import Organisation
@@ -47,6 +53,7 @@ from shared.messaging.dead_letters import record_dead_letter
 from shared.messaging.delivery_attempts import DeliveryAttempts, limit_reached_reason
 from shared.messaging.limits import MAX_REDELIVERIES
 from shared.messaging.screening import content_refusal
+from shared.settings import INGRESS_EXCHANGE
 
 log = structlog.get_logger(__name__)
 
@@ -69,10 +76,16 @@ class IngressOutcome:
 
 
 class _Undeliverable(Exception):  # noqa: N818 - a verdict, raised to roll the acceptance back
-    def __init__(self, reason: str, organisation_id: UUID | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        organisation_id: UUID | None = None,
+        refused: EnvelopeRefused | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.organisation_id = organisation_id
+        self.refused = refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +114,13 @@ class CommandIngress:
         *,
         queue: str,
         retention: timedelta,
+        exchange: str = INGRESS_EXCHANGE,
         max_redeliveries: int = MAX_REDELIVERIES,
     ) -> None:
         self._db = db
         self._queue = queue
         self._retention = retention
+        self._exchange = exchange
         self._attempts = DeliveryAttempts(db, consumer="ingress")
         self._max_redeliveries = max_redeliveries
         self._requeued: set[str] = set()
@@ -167,7 +182,11 @@ class CommandIngress:
                 response = self._accept(session, body, user_id)
         except _Undeliverable as undeliverable:
             return self._dead_letter(
-                body, undeliverable.reason, message_id, undeliverable.organisation_id
+                body,
+                undeliverable.reason,
+                message_id,
+                undeliverable.organisation_id,
+                refused=undeliverable.refused,
             )
         except KeyInProgress:
             return IngressOutcome(Verdict.RETRY_LATER, "idempotency key in progress")
@@ -216,15 +235,24 @@ class CommandIngress:
                 retention=self._retention,
             )
         except EnvelopeRefused as refused:
-            raise _Undeliverable(refused.reason, organisation_id) from None
+            raise _Undeliverable(refused.reason, organisation_id, refused) from None
+        record_bulk_item_refusals(session, organisation_id, response, "amqp")
         return response
 
     def _dead_letter(
-        self, body: bytes, reason: str, message_id: str | None, organisation_id: UUID | None
+        self,
+        body: bytes,
+        reason: str,
+        message_id: str | None,
+        organisation_id: UUID | None,
+        *,
+        refused: EnvelopeRefused | None = None,
     ) -> IngressOutcome:
+        """Record the message as a dead letter; a refused envelope of a known organisation
+        also as a refusal its publisher can find, in the same transaction."""
         try:
             with self._db.transaction() as session:
-                record_dead_letter(
+                letter = record_dead_letter(
                     session,
                     source="ingress",
                     queue=self._queue,
@@ -233,6 +261,15 @@ class CommandIngress:
                     message_id=message_id,
                     organisation_id=organisation_id,
                 )
+                if refused is not None and organisation_id is not None:
+                    record_refusal(
+                        session,
+                        organisation_id=organisation_id,
+                        refused=refused,
+                        source="amqp",
+                        message_id=message_id,
+                        dead_letter_id=letter.id,
+                    )
         except SQLAlchemyError as exc:
             log.warning("ingress.database_unavailable", error=type(exc).__name__)
             return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
@@ -255,6 +292,10 @@ class CommandIngress:
             try:
                 channel = connection.channel()
                 channel.queue_declare(self._queue, durable=True)
+                # Publishers write to this exchange: the default one would let them write
+                # to every queue (RabbitMQ checks write permission on the exchange only).
+                channel.exchange_declare(self._exchange, exchange_type="fanout", durable=True)
+                channel.queue_bind(self._queue, self._exchange)
                 channel.basic_qos(prefetch_count=prefetch)
                 log.info("ingress.consuming", queue=self._queue)
                 self._consume_channel(channel, stop)
@@ -296,12 +337,6 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class EnvelopeRefused(Exception):  # noqa: N818 - a verdict on the envelope
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def accept_envelope(
     session: Session,
     *,
@@ -313,15 +348,16 @@ def accept_envelope(
     """Validate a command envelope, or a bulk one (it has ``application_ids``), and accept
     its command(s), once per idempotency key.
 
-    Raises EnvelopeRefused, naming each bad field, when the envelope is invalid or its
-    key was used for another command; KeyInProgress when the key is being accepted now.
+    Raises EnvelopeRefused, with its code and each bad field, when the envelope is invalid,
+    names an unknown command type, or its key was used for another command; KeyInProgress
+    when the key is being accepted now.
     """
     if _is_bulk(body):
         return _accept_bulk(session, organisation_id, body, source, retention)
     try:
         envelope = CommandEnvelope.model_validate_json(body)
     except ValidationError as exc:
-        raise EnvelopeRefused(_describe(exc)) from None
+        raise invalid_envelope(exc.errors(), bulk=False, body=body) from None
     try:
         return accept_command(
             session,
@@ -332,7 +368,9 @@ def accept_envelope(
             retention=retention,
         )
     except KeyReused:
-        raise EnvelopeRefused("idempotency_key was already used for a different command") from None
+        raise key_reused(
+            envelope.idempotency_key, "idempotency_key was already used for a different command"
+        ) from None
 
 
 def _is_bulk(body: bytes | str) -> bool:
@@ -354,7 +392,7 @@ def _accept_bulk(
     try:
         envelope = BulkCommandEnvelope.model_validate_json(body)
     except ValidationError as exc:
-        raise EnvelopeRefused(_describe(exc)) from None
+        raise invalid_envelope(exc.errors(), bulk=True, body=body) from None
     try:
         return accept_bulk(
             session,
@@ -366,15 +404,10 @@ def _accept_bulk(
             source=source,
         )
     except InvalidBulkCommandError as invalid:
-        raise EnvelopeRefused(f"invalid bulk command: {_fields(invalid.errors)}") from None
+        raise invalid_envelope(
+            invalid.errors, bulk=True, body=body, key=envelope.idempotency_key
+        ) from None
     except KeyReused:
-        raise EnvelopeRefused("idempotency_key was already used for a different bulk") from None
-
-
-def _describe(error: ValidationError) -> str:
-    return f"invalid command envelope: {_fields(error.errors())}"
-
-
-def _fields(errors: Iterable[Mapping[str, Any]]) -> str:
-    """Each error as ``<dotted field>: <message>``."""
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in errors)
+        raise key_reused(
+            envelope.idempotency_key, "idempotency_key was already used for a different bulk"
+        ) from None

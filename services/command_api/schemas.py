@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from services.command_api.acceptance import Source
+from services.command_api.problems import FieldError
 from services.command_api.review_results import CandidateRatings
 from shared.commands.fields import Money, Name, RejectionType
-from shared.errors import RefusalCode
+from shared.errors import EnvelopeRefusalCode, RefusalCode
 from shared.statuses import ApplicationStatus, CommandStatus
 
 
@@ -37,6 +38,32 @@ class CommandView(BaseModel):
     source: Source
     created_at: datetime
     completed_at: datetime | None
+
+
+class CommandRefusalView(BaseModel):
+    """An envelope published on the AMQP ingress under this key and refused: it never
+    became a command (no `command_id`)."""
+
+    status: Literal["refused"]
+    refusal_id: UUID
+    idempotency_key: str
+    code: EnvelopeRefusalCode
+    errors: list[FieldError] = Field(description="Each bad field, with the rule it broke.")
+    source: Literal["amqp"]
+    message_id: str | None = Field(description="The AMQP `message_id` it was published with.")
+    refused_at: datetime
+
+
+def _entry_kind(entry: Any) -> str:
+    status = entry.get("status") if isinstance(entry, dict) else getattr(entry, "status", None)
+    return "refused" if status == "refused" else "command"
+
+
+CommandEntry = Annotated[
+    Annotated[CommandView, Tag("command")] | Annotated[CommandRefusalView, Tag("refused")],
+    Discriminator(_entry_kind),
+]
+"""What a key names: a command, or an envelope refused before it became one."""
 
 
 class HistoryEntry(BaseModel):

@@ -1,4 +1,5 @@
-"""Events published on the topic exchange for subscribers (routing key = ``name``).
+"""Events published on the topic exchange for subscribers, under the routing key
+``<organisation id>.<name>`` (``shared.messaging.routing_keys``).
 
 Events carry ids and statuses, never personal data.
 """
@@ -12,7 +13,7 @@ from uuid import UUID
 from pydantic import Field
 
 from shared.commands.base import Contract
-from shared.errors import RefusalCode
+from shared.errors import EnvelopeRefusalCode, RefusalCode
 from shared.ids import new_id
 from shared.statuses import ApplicationStatus, CommandStatus
 
@@ -197,6 +198,35 @@ class CommandCompleted(Event):
     application_id: UUID | None = None
 
 
+class FieldError(Contract):
+    """One reason an envelope was refused: the field (dotted path in the envelope, ``body``
+    for the whole message), the validator's code and its message (which names the rule, not
+    the value)."""
+
+    field: str
+    code: str
+    message: str
+
+
+class CommandRefused(Event):
+    """The AMQP ingress refused an envelope of this organisation: nothing was accepted.
+
+    Also found by its key with ``GET /v1/commands?idempotency_key=...``. No envelope body.
+    """
+
+    name: ClassVar[str] = "command.refused"
+    event: Literal["command.refused"] = "command.refused"
+
+    refusal_id: UUID
+    idempotency_key: str | None = Field(
+        description="The envelope's key, when one could be read from it; a key refused inside"
+        " a bulk is the derived `<key>/<application id>`."
+    )
+    message_id: str | None = Field(description="The AMQP `message_id` it was published with.")
+    code: EnvelopeRefusalCode
+    errors: list[FieldError]
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     ApplicationStatusChanged,
     ApplicationDeleted,
@@ -213,4 +243,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DocumentCreated,
     ReviewRatingSubmitted,
     CommandCompleted,
+    CommandRefused,
 )

@@ -28,6 +28,7 @@ from shared.db.models import OutboxMessage
 from shared.db.types import utcnow
 from shared.messaging.outbox import EVENT
 from shared.messaging.publishers import Outgoing, Publisher, PublishError
+from shared.messaging.routing_keys import event_routing_key
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +81,7 @@ class OutboxRow(Protocol):
     """What the relay reads of an outbox row (an ORM object or a selected row)."""
 
     id: UUID
+    organisation_id: UUID | None
     kind: str
     destination: str
     actor_name: str | None
@@ -87,12 +89,29 @@ class OutboxRow(Protocol):
     created_at: datetime
 
 
+class UnpublishableError(ValueError):
+    """An outbox row the relay must never publish as it is."""
+
+
 def outgoing_for(row: OutboxRow, events_exchange: str) -> Outgoing:
-    """The message the relay publishes for ``row``: an event's JSON to the exchange, or a
-    task as the Dramatiq message its worker expects (its id is the row's)."""
+    """The message the relay publishes for ``row``: an event's JSON to the exchange under
+    its organisation's routing key, or a task as the Dramatiq message its worker expects
+    (its id is the row's).
+
+    An event row holds the event's name; the key is composed here, so rows written before
+    keys named the organisation are published under it too. Raises UnpublishableError for an
+    event without an organisation: no key could confine it to one.
+    """
     if row.kind == EVENT:
+        if row.organisation_id is None:
+            raise UnpublishableError("an event without an organisation is never published")
         body = json.dumps(row.payload, separators=(",", ":")).encode()
-        return Outgoing(id=row.id, exchange=events_exchange, routing_key=row.destination, body=body)
+        return Outgoing(
+            id=row.id,
+            exchange=events_exchange,
+            routing_key=event_routing_key(row.organisation_id, row.destination),
+            body=body,
+        )
     message: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=row.destination,
         actor_name=row.actor_name or "",
@@ -125,6 +144,7 @@ class Relay:
             rows = session.execute(
                 select(
                     OutboxMessage.id,
+                    OutboxMessage.organisation_id,
                     OutboxMessage.kind,
                     OutboxMessage.destination,
                     OutboxMessage.actor_name,
@@ -138,8 +158,14 @@ class Relay:
             ).all()
             if not rows:
                 return 0
-            outgoing = [outgoing_for(r, self._events_exchange) for r in rows]
-            results = self.publisher.publish(outgoing)
+            outgoing: list[Outgoing] = []
+            unpublishable: dict[UUID, str | None] = {}
+            for row in rows:
+                try:
+                    outgoing.append(outgoing_for(row, self._events_exchange))
+                except UnpublishableError as exc:
+                    unpublishable[row.id] = str(exc)
+            results = self.publisher.publish(outgoing) | unpublishable
             confirmed = [i for i, reason in results.items() if reason is None]
             if confirmed:
                 session.execute(

@@ -19,12 +19,11 @@ from sqlalchemy import update
 
 from services.command_api.app import create_app
 from shared.db.database import Database
-from shared.db.migrate import upgrade
 from shared.db.models import PanelReview
 from shared.settings import Settings
 from tests.browser.axe import serious_violations
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.conftest import make_tenant
+from tests.conftest import fresh_sqlite, make_tenant
 from tests.processes import free_port
 from tests.reviews import Review, request_review
 
@@ -44,10 +43,9 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def site(migrated_sqlite: Path, tmp_path: Path) -> Iterator[Site]:
     """The API on a free loopback port (SQLite), with a review of two candidates."""
-    url = f"sqlite:///{tmp_path / 'werving.db'}"
-    upgrade(url)
+    url = fresh_sqlite(migrated_sqlite, tmp_path)
     db = Database(url)
     settings = Settings(database_url=url, documents_dir=tmp_path / "documents")
     port = free_port()

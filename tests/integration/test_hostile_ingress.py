@@ -4,6 +4,7 @@ ingress`` on RabbitMQ and PostgreSQL, good envelopes interleaved."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -37,8 +38,8 @@ def _rabbitmqctl(*args: str) -> None:
 
 @pytest.fixture
 def upstream(amqp: str) -> Iterator[tuple[str, str]]:
-    """An upstream system's RabbitMQ user, allowed only to publish in the test's vhost: its
-    name and its URL (guest's, when this machine has no rabbitmqctl)."""
+    """An upstream system's RabbitMQ user, allowed only to publish on the ingress exchange in
+    the test's vhost: its name and its URL (guest's, when this machine has no rabbitmqctl)."""
     parts = urlsplit(amqp)
     if not shutil.which("rabbitmqctl"):
         yield "guest", amqp
@@ -47,7 +48,9 @@ def upstream(amqp: str) -> Iterator[tuple[str, str]]:
     vhost = unquote(parts.path.lstrip("/")) or "/"
     _rabbitmqctl("add_user", user, password)
     try:
-        _rabbitmqctl("set_permissions", "-p", vhost, user, "^$", ".*", "^$")
+        # As werving org create prints them, less the organisation's own queues.
+        writes = f"^{re.escape(Settings().ingress_exchange)}$"
+        _rabbitmqctl("set_permissions", "-p", vhost, user, "^$", writes, "^$")
         netloc = f"{user}:{password}@{parts.hostname}:{parts.port or 5672}"
         yield user, urlunsplit(parts._replace(netloc=netloc))
     finally:
@@ -126,7 +129,7 @@ def test_a_hostile_corpus_leaves_the_ingress_running_and_every_message_settled(
 
     # When they are all published on the ingress queue
     started = time.monotonic()
-    publish_all(url, user, Settings().ingress_queue, corpus)
+    publish_all(url, user, "", corpus, exchange=Settings().ingress_exchange)
     published = time.monotonic() - started
 
     # Then every good envelope succeeds and every hostile message is a dead letter

@@ -40,16 +40,16 @@ def _outcome(api_url: str, headers: dict[str, str], location: str) -> dict[str, 
 def test_a_command_posted_over_http_is_applied_by_a_real_worker(
     pg: Database, api_url: str, amqp: str
 ) -> None:
-    # Given a subscriber to werving's events
+    # Given an organisation, and a subscriber to its application and command events
+    tenant = make_tenant(pg)
     connection = pika.BlockingConnection(pika.URLParameters(amqp))
     channel = connection.channel()
     exchange = Settings().events_exchange
     channel.exchange_declare(exchange, exchange_type="topic", durable=True)
     events_queue = channel.queue_declare("", exclusive=True).method.queue
-    for key in ("application.#", "command.#"):
-        channel.queue_bind(events_queue, exchange, routing_key=key)
-    # And an organisation with an open vacancy, created over HTTP
-    tenant = make_tenant(pg)
+    for event in ("application.#", "command.#"):
+        channel.queue_bind(events_queue, exchange, routing_key=f"{tenant.organisation_id}.{event}")
+    # And an open vacancy, created over HTTP
     headers = tenant.headers
     vacancy = httpx.post(
         f"{api_url}/v1/vacancies",

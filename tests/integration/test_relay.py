@@ -43,7 +43,7 @@ def subscriber(amqp: str) -> Iterator[Subscriber]:
     channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
     queue = f"test-subscriber-{uuid.uuid4().hex[:8]}"
     channel.queue_declare(queue, exclusive=True)
-    channel.queue_bind(queue, EXCHANGE, routing_key="test.#")
+    channel.queue_bind(queue, EXCHANGE, routing_key="*.test.#")
     yield channel, queue
     connection.close()
 
@@ -52,7 +52,13 @@ def _insert_events(db: Database, count: int) -> set[str]:
     ids = [uuid.uuid4() for _ in range(count)]
     with db.transaction() as session:
         session.add_all(
-            OutboxMessage(id=i, kind=EVENT, destination="test.event", payload={"n": n})
+            OutboxMessage(
+                id=i,
+                organisation_id=new_id(),
+                kind=EVENT,
+                destination="test.event",
+                payload={"n": n},
+            )
             for n, i in enumerate(ids)
         )
     return {str(i) for i in ids}
@@ -138,10 +144,11 @@ def test_an_event_reaches_subscribers_as_the_json_of_its_model(
 ) -> None:
     # Given an event published in a transaction (its payload serialized by pydantic)
     channel, queue = subscriber
-    channel.queue_bind(queue, EXCHANGE, routing_key=CommandCompleted.name)
+    organisation_id = new_id()
+    channel.queue_bind(queue, EXCHANGE, routing_key=f"{organisation_id}.{CommandCompleted.name}")
     event = CommandCompleted(
         occurred_at=utcnow(),
-        organisation_id=new_id(),
+        organisation_id=organisation_id,
         command_id=new_id(),
         idempotency_key="key-1",
         command_type="withdraw_application",
@@ -163,3 +170,5 @@ def test_an_event_reaches_subscribers_as_the_json_of_its_model(
     method, _properties, body = channel.basic_get(queue, auto_ack=True)
     assert method is not None
     assert json.loads(body) == event.model_dump(mode="json")
+    # Under its organisation's routing key
+    assert method.routing_key == f"{organisation_id}.command.completed"

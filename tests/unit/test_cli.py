@@ -45,7 +45,7 @@ def test_an_organisation_and_a_scoped_key_are_created_and_the_key_is_stored_hash
         app, ["org", "create", "--name", "Acme", "--locale", "en", "--amqp-user", "acme"]
     )
     assert created.exit_code == 0, created.output
-    organisation_id = created.output.strip()
+    organisation_id = created.stdout.strip()
     key = runner.invoke(
         app,
         ["apikey", "create", "--org", organisation_id, "--scopes", "commands:write,commands:read"],
@@ -174,7 +174,9 @@ def test_a_bad_file_is_refused_naming_the_field_and_nothing_is_stored(
         app, ["send", valid, "--org", "00000000-0000-4000-8000-000000000000"]
     )
     assert refused.exit_code == 2
-    assert "command.withdraw_application.application_id" in _said(refused)
+    assert "refused (invalid_envelope): command.application_id: Input should be a valid UUID" in (
+        _said(refused)
+    )
     assert missing_file.exit_code == 2 and "No such file" in _said(missing_file)
     assert unknown_org.exit_code == 2 and "not found" in _said(unknown_org)
     with db.transaction() as session:
@@ -262,7 +264,7 @@ def test_an_organisation_is_updated_field_by_field_and_amqp_users_stay_unique(
 ) -> None:
     acme = runner.invoke(app, ["org", "create", "--name", "Acme", "--amqp-user", "acme"])
     runner.invoke(app, ["org", "create", "--name", "Other", "--amqp-user", "other"])
-    org = acme.output.strip()
+    org = acme.stdout.strip()
 
     updated = runner.invoke(
         app, ["org", "update", org, "--locale", "en", "--sender-email", "HR@Acme.example"]

@@ -47,4 +47,9 @@ def test_every_reference_in_the_asyncapi_document_resolves() -> None:
 def test_the_asyncapi_document_lists_every_event_and_the_ingress_queue() -> None:
     channels = DOCUMENTS["asyncapi.json"]["channels"]
     addresses = {c["address"] for c in channels.values()}
-    assert {"werving.commands", "application.status_changed", "command.completed"} <= addresses
+    assert {
+        "werving.commands",
+        "{organisationId}.application.status_changed",
+        "{organisationId}.command.completed",
+        "{organisationId}.command.refused",
+    } <= addresses

@@ -16,12 +16,18 @@ from services.command_api.ingress import MAX_ENVELOPE_BYTES, CommandIngress, Del
 from shared.db.database import Database
 from shared.db.models import CommandRecord, DeadLetter, DeliveryAttempt
 from shared.messaging.delivery_attempts import DeliveryAttempts
+from shared.messaging.limits import MAX_REDELIVERIES
 from tests.conftest import make_tenant
 from tests.factories import open_vacancy, register_body
 
 
-def _ingress(db: Database, **options: int) -> CommandIngress:
-    return CommandIngress(db, queue="werving.commands", retention=timedelta(hours=48), **options)
+def _ingress(db: Database, *, max_redeliveries: int = MAX_REDELIVERIES) -> CommandIngress:
+    return CommandIngress(
+        db,
+        queue="werving.commands",
+        retention=timedelta(hours=48),
+        max_redeliveries=max_redeliveries,
+    )
 
 
 def _count(db: Database, model: type) -> int:

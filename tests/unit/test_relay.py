@@ -11,8 +11,12 @@ from sqlalchemy import select
 
 from shared.db.database import Database
 from shared.db.models import OutboxMessage
+from shared.db.types import utcnow
+from shared.events import CommandCompleted
+from shared.messaging.outbox import EVENT, publish_event
 from shared.messaging.publishers import BrokerPublisher, Outgoing
 from shared.messaging.relay import Relay, drain
+from shared.statuses import CommandStatus
 from tests.conftest import Tenant
 from tests.factories import open_vacancy, register_body
 from tests.workflow import accept
@@ -62,3 +66,66 @@ def test_a_refused_message_stays_in_the_outbox_with_its_reason(
         row = session.scalars(select(OutboxMessage)).one()
     assert row.published_at is None
     assert (row.attempts, row.last_error) == (1, "unroutable: NO_ROUTE")
+
+
+class Recording:
+    """A publisher that keeps what the relay hands it, as a broker would."""
+
+    def __init__(self) -> None:
+        self.messages: list[Outgoing] = []
+
+    def publish(self, messages: Sequence[Outgoing]) -> dict[uuid.UUID, str | None]:
+        self.messages.extend(messages)
+        return {m.id: None for m in messages}
+
+    def close(self) -> None:
+        return None
+
+
+def test_every_event_is_published_under_its_organisations_routing_key(db: Database) -> None:
+    # Given an event written now, and a row as werving wrote them before keys named
+    # the organisation (its destination is the bare event name either way)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    event = CommandCompleted(
+        occurred_at=utcnow(),
+        organisation_id=first,
+        command_id=uuid.uuid4(),
+        idempotency_key="k-1",
+        command_type="withdraw_application",
+        status=CommandStatus.SUCCEEDED,
+    )
+    with db.transaction() as session:
+        publish_event(session, event)
+        session.add(
+            OutboxMessage(
+                organisation_id=second,
+                kind=EVENT,
+                destination="application.status_changed",
+                payload={"organisation_id": str(second)},
+            )
+        )
+    publisher = Recording()
+    # When the relay publishes them
+    assert drain(Relay(db, publisher, events_exchange="werving.events")) == 2
+    # Then each goes to the events exchange under <organisation id>.<event name>
+    assert sorted((m.exchange, m.routing_key) for m in publisher.messages) == sorted(
+        [
+            ("werving.events", f"{first}.command.completed"),
+            ("werving.events", f"{second}.application.status_changed"),
+        ]
+    )
+
+
+def test_an_event_without_an_organisation_is_never_published(db: Database) -> None:
+    # Given an event row that names no organisation (werving writes none)
+    with db.transaction() as session:
+        session.add(OutboxMessage(kind=EVENT, destination="command.completed", payload={}))
+    publisher = Recording()
+    # When the relay claims it
+    assert Relay(db, publisher, events_exchange="werving.events").relay_batch() == 0
+    # Then nothing reaches the broker, and the row stays unpublished with the reason
+    assert publisher.messages == []
+    with db.transaction() as session:
+        row = session.scalars(select(OutboxMessage)).one()
+    assert (row.published_at, row.attempts) == (None, 1)
+    assert row.last_error == "an event without an organisation is never published"

@@ -27,10 +27,9 @@ from sqlalchemy import func, select
 
 from shared.db.base import Base
 from shared.db.database import Database
-from shared.db.migrate import upgrade
 from shared.db.models import Application, CommandRecord, Employee, OutboxMessage, Vacancy
 from shared.statuses import ApplicationStatus as S
-from tests.conftest import make_tenant
+from tests.conftest import fresh_sqlite, make_tenant
 from tests.seeds import seed_reference
 from tests.workflow import run
 
@@ -62,11 +61,11 @@ _DB: Database | None = None
 
 
 @pytest.fixture(scope="module", autouse=True)
-def state_machine_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def state_machine_db(
+    migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     global _DB
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('stateful')) / 'werving.db'}"
-    upgrade(url)
-    _DB = Database(url)
+    _DB = Database(fresh_sqlite(migrated_sqlite, tmp_path_factory.mktemp("stateful")))
     yield
     _DB.dispose()
     _DB = None

@@ -16,10 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from shared.db.database import Database
-from shared.db.migrate import upgrade
 from shared.db.models import Application
 from shared.statuses import ApplicationStatus as S
-from tests.conftest import make_tenant
+from tests.conftest import fresh_sqlite, make_tenant
 from tests.seeds import Reference, seed_application, seed_reference
 from tests.workflow import run
 
@@ -131,10 +130,10 @@ ONLY_WHEN_DELETED: dict[str, tuple[str, object]] = {
 
 
 @pytest.fixture(scope="module")
-def matrix_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('matrix')) / 'werving.db'}"
-    upgrade(url)
-    database = Database(url)
+def matrix_db(
+    migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    database = Database(fresh_sqlite(migrated_sqlite, tmp_path_factory.mktemp("matrix")))
     yield database
     database.dispose()
 

@@ -14,15 +14,21 @@ from services.command_api.acceptance import accept_command
 from services.command_api.api_keys import Principal, Scope
 from services.command_api.deps import DatabaseDep, IdempotencyKeyDep, SettingsDep, require
 from services.command_api.problems import ProblemError
+from services.command_api.refusals import find_refusals
 from services.command_api.responses import (
     GET_ERRORS,
     POST_ERRORS,
     idempotency_problems,
     idempotent_response,
 )
-from services.command_api.schemas import CommandAccepted, CommandView
+from services.command_api.schemas import (
+    CommandAccepted,
+    CommandEntry,
+    CommandRefusalView,
+    CommandView,
+)
 from shared.commands import AnyCommand
-from shared.db.models import CommandRecord
+from shared.db.models import CommandRecord, CommandRefusal
 
 router = APIRouter(prefix="/v1/commands", tags=["commands"])
 
@@ -74,13 +80,17 @@ def get_command(
         return command_view(record)
 
 
-@router.get("", response_model=list[CommandView], responses=GET_ERRORS)
+@router.get("", response_model=list[CommandEntry], responses=GET_ERRORS)
 def find_commands(
     principal: Annotated[Principal, Depends(require(Scope.COMMANDS_READ))],
     db: DatabaseDep,
     idempotency_key: Annotated[str, Query(min_length=1, max_length=255)],
-) -> list[CommandView]:
-    """The commands accepted under an idempotency key (AMQP publishers find theirs here)."""
+) -> list[CommandView | CommandRefusalView]:
+    """What an idempotency key names, for AMQP publishers: the commands accepted under it
+    (newest first, at most 10), then the envelopes the ingress refused under it
+    (`"status": "refused"` with a `code` and field `errors`; newest first, at most 10).
+    A key reused with another body lists the first command and the refusal. An empty list
+    means nothing under this key was consumed yet (or it expired)."""
     with db.transaction() as session:
         records = session.scalars(
             select(CommandRecord)
@@ -91,7 +101,26 @@ def find_commands(
             .order_by(CommandRecord.created_at.desc())
             .limit(10)
         ).all()
-        return [command_view(r) for r in records]
+        refusals = find_refusals(session, principal.organisation_id, idempotency_key)
+        return [
+            *(command_view(r) for r in records),
+            *(refusal_view(r) for r in refusals),
+        ]
+
+
+def refusal_view(refusal: CommandRefusal) -> CommandRefusalView:
+    return CommandRefusalView.model_validate(
+        {
+            "status": "refused",
+            "refusal_id": refusal.id,
+            "idempotency_key": refusal.idempotency_key,
+            "code": refusal.code,
+            "errors": refusal.errors,
+            "source": refusal.source,
+            "message_id": refusal.message_id,
+            "refused_at": refusal.refused_at,
+        }
+    )
 
 
 def command_view(record: CommandRecord) -> CommandView:

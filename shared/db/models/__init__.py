@@ -1,6 +1,6 @@
 """SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
 
-from shared.db.models.commands import CommandRecord, IdempotencyRecord
+from shared.db.models.commands import CommandRecord, CommandRefusal, IdempotencyRecord
 from shared.db.models.documents import Document, DocumentTemplate, OrganisationAsset
 from shared.db.models.mail import EmailTemplate, OutboundEmail
 from shared.db.models.messaging import DeadLetter, DeliveryAttempt, InboxEntry, OutboxMessage
@@ -23,6 +23,7 @@ __all__ = [
     "ApplicationEvent",
     "CandidateAccount",
     "CommandRecord",
+    "CommandRefusal",
     "DeadLetter",
     "DeliveryAttempt",
     "Department",

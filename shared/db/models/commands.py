@@ -50,3 +50,25 @@ class IdempotencyRecord(Base):
     response_body: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class CommandRefusal(Base):
+    """An envelope the AMQP ingress refused for an organisation, so that its publisher can
+    find it by key (``GET /v1/commands?idempotency_key=``) and hear ``command.refused``.
+
+    Written in the dead letter's transaction (or the bulk's, for a derived key refused in
+    it); no envelope body, only the code and field errors. Kept as long as idempotency keys.
+    """
+
+    __tablename__ = "command_refusals"
+    __table_args__ = (Index("ix_command_refusals_by_key", "organisation_id", "idempotency_key"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    code: Mapped[str] = mapped_column(String(40))
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JSONDocument)
+    source: Mapped[str] = mapped_column(String(10))  # "amqp"
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    dead_letter_id: Mapped[UUID | None]
+    refused_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -33,7 +33,8 @@ class OutboxMessage(Base):
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     organisation_id: Mapped[UUID | None]
     kind: Mapped[str] = mapped_column(String(10))  # "task" (a worker queue) | "event"
-    destination: Mapped[str] = mapped_column(String(120))  # queue name or event routing key
+    # A task's queue, or an event's name (the relay prefixes the organisation for the key).
+    destination: Mapped[str] = mapped_column(String(120))
     actor_name: Mapped[str | None] = mapped_column(String(120))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,7 +1,7 @@
 """delivery attempts
 
 Revision ID: 5d1e2c7a9b40
-Revises: e9b32038ae39
+Revises: d73ee37e39db
 Create Date: 2026-12-07 21:30:00.000000
 """
 
@@ -16,7 +16,7 @@ import shared.db.types
 
 
 revision: str = '5d1e2c7a9b40'
-down_revision: str | None = 'e9b32038ae39'
+down_revision: str | None = 'd73ee37e39db'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
