@@ -21,6 +21,7 @@ from shared.db.database import Database
 from shared.documents.storage import DocumentStorage, storage_from_settings
 from shared.documents.sweep import sweep_documents
 from shared.messaging.broker import build_broker, declare_worker_queues
+from shared.messaging.delivery_attempts import sweep_delivery_attempts
 from shared.messaging.publishers import PipelinedPublisher
 from shared.messaging.relay import PgNotifyWaker, PollWaker, Relay, Waker
 from shared.messaging.routes import WORKER_QUEUES
@@ -54,16 +55,23 @@ def serve_api(settings: Settings, host: str, port: int) -> None:
 
 
 def run_housekeeping(db: Database, stop: threading.Event, retention: timedelta) -> None:
-    """Forget expired idempotency keys, and refusals as old, every few minutes, until
-    ``stop``."""
+    """Forget expired idempotency keys, refusals as old, and stale delivery counts, every few
+    minutes, until ``stop``."""
     while not stop.wait(HOUSEKEEPING_INTERVAL_S):
-        with db.transaction() as session:
-            forgotten = delete_expired(session)
-            refusals = delete_expired_refusals(session, retention)
+        try:
+            with db.transaction() as session:
+                forgotten = delete_expired(session)
+                refusals = delete_expired_refusals(session, retention)
+            swept = sweep_delivery_attempts(db)
+        except SQLAlchemyError as exc:
+            log.warning("housekeeping.failed", error=type(exc).__name__)
+            continue
         if forgotten:
             log.info("idempotency.expired_keys_deleted", count=forgotten)
         if refusals:
             log.info("ingress.expired_refusals_deleted", count=refusals)
+        if swept:
+            log.info("delivery_attempts.swept", count=swept)
 
 
 def run_relay(settings: Settings, stop: threading.Event) -> None:

@@ -5,22 +5,28 @@ RabbitMQ refuses a message whose ``user_id`` differs from the connection's user,
 so the property is as trustworthy as the broker login. Each message then goes
 through the same acceptance code as HTTP. A message that cannot be accepted is
 recorded in ``dead_letters`` with its reason and acked; nothing is dropped silently
-and one bad message never stops the consumer.
+and one bad message never stops the consumer: a body over the size limit is not
+parsed, any exception while handling a message dead-letters that message, and only an
+unavailable database or an idempotency key in progress send it back to wait. One that
+keeps coming back because the process died on it is dead-lettered after the delivery
+limit (``shared.messaging.delivery_attempts``).
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
+from typing import Final
 from uuid import UUID
 
 import pika
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 from pydantic import ValidationError
+from pydantic_core import from_json
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -42,10 +48,19 @@ from services.command_api.refusals import (
 from shared.commands import BulkCommandEnvelope, CommandEnvelope
 from shared.db.database import Database
 from shared.db.models import Organisation
+from shared.messaging.consumer import allow_any_amqp_headers
 from shared.messaging.dead_letters import record_dead_letter
+from shared.messaging.delivery_attempts import DeliveryAttempts, limit_reached_reason
+from shared.messaging.limits import MAX_REDELIVERIES
+from shared.messaging.screening import content_refusal
 from shared.settings import INGRESS_EXCHANGE
 
 log = structlog.get_logger(__name__)
+
+# As HTTP takes for a command (a bulk of up to 500 included); a larger body is not parsed.
+MAX_ENVELOPE_BYTES: Final = 5 * 1024 * 1024
+# Keys of messages this process sent back to wait: their next delivery is no crash's.
+_REQUEUED_KEYS_KEPT: Final = 10_000
 
 
 class Verdict(Enum):
@@ -73,6 +88,25 @@ class _Undeliverable(Exception):  # noqa: N818 - a verdict, raised to roll the a
         self.refused = refused
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What the ingress reads of one AMQP delivery."""
+
+    body: bytes
+    user_id: str | None = None
+    message_id: str | None = None
+    redelivered: bool = False
+    content_type: object = None
+    content_encoding: object = None
+
+    @property
+    def key(self) -> str:
+        """The message's identity for the delivery limit: its publisher's message id, or
+        its body when it has none."""
+        identity = self.message_id.encode() if self.message_id else self.body
+        return hashlib.sha256(f"{self.user_id}\0".encode() + identity).hexdigest()
+
+
 class CommandIngress:
     def __init__(
         self,
@@ -81,14 +115,68 @@ class CommandIngress:
         queue: str,
         retention: timedelta,
         exchange: str = INGRESS_EXCHANGE,
+        max_redeliveries: int = MAX_REDELIVERIES,
     ) -> None:
         self._db = db
         self._queue = queue
         self._retention = retention
         self._exchange = exchange
+        self._attempts = DeliveryAttempts(db, consumer="ingress")
+        self._max_redeliveries = max_redeliveries
+        self._requeued: set[str] = set()
+
+    def receive(self, delivery: Delivery) -> IngressOutcome:
+        """Settle one delivery: accepted, dead-lettered, or to wait and come back."""
+        # The key hashes the body when there is no message id: only for a redelivery.
+        key = delivery.key if delivery.redelivered else None
+        if key is not None and key in self._requeued:
+            self._requeued.discard(key)
+            key = None  # sent back by this process, not left by a crash: not counted
+        outcome = None
+        if key is not None:
+            try:
+                starts = self._attempts.started(key)
+            except SQLAlchemyError as exc:
+                log.warning("ingress.database_unavailable", error=type(exc).__name__)
+                return self._wait(key, "database unavailable")
+            if starts > self._max_redeliveries:  # dead-lettered, not run
+                reason = limit_reached_reason(starts)
+                outcome = self._dead_letter(delivery.body, reason, delivery.message_id, None)
+        if outcome is None:
+            outcome = self._handle_guarded(delivery)
+        if outcome.verdict is Verdict.RETRY_LATER:
+            return self._wait(key or delivery.key, outcome.reason)
+        if key is not None:
+            self._forget(key)
+        return outcome
+
+    def _handle_guarded(self, delivery: Delivery) -> IngressOutcome:
+        refused = content_refusal(delivery.content_type, delivery.content_encoding)
+        if refused is not None:
+            return self._dead_letter(delivery.body, refused, delivery.message_id, None)
+        return self.handle(delivery.body, delivery.user_id, delivery.message_id)
+
+    def _wait(self, key: str, reason: str | None) -> IngressOutcome:
+        if len(self._requeued) >= _REQUEUED_KEYS_KEPT:
+            self._requeued.clear()  # forgotten keys are only counted once more
+        self._requeued.add(key)
+        return IngressOutcome(Verdict.RETRY_LATER, reason)
+
+    def _forget(self, key: str) -> None:
+        try:
+            self._attempts.settled(key)
+        except SQLAlchemyError as exc:  # the row is swept after its retention
+            log.warning("ingress.delivery_count_kept", error=type(exc).__name__)
 
     def handle(self, body: bytes, user_id: str | None, message_id: str | None) -> IngressOutcome:
         """Accept one published envelope, or dead-letter it with the reason."""
+        if len(body) > MAX_ENVELOPE_BYTES:
+            return self._dead_letter(
+                body,
+                f"body of {len(body)} bytes is over the limit of {MAX_ENVELOPE_BYTES}",
+                message_id,
+                None,
+            )
         try:
             with self._db.transaction() as session:
                 response = self._accept(session, body, user_id)
@@ -108,6 +196,12 @@ class CommandIngress:
         except SQLAlchemyError as exc:
             # The message cannot be stored as it is (bad data): retrying cannot help.
             return self._dead_letter(body, f"not storable: {type(exc).__name__}", message_id, None)
+        except Exception as exc:
+            # Whatever else one message raises stops only that message.
+            log.error("ingress.unexpected_error", error=type(exc).__name__)
+            return self._dead_letter(
+                body, f"unexpected error: {type(exc).__name__}", message_id, None
+            )
         if "command_id" in response.body:
             log.info(
                 "command.accepted",
@@ -184,6 +278,7 @@ class CommandIngress:
 
     def consume(self, broker_url: str, stop: threading.Event, *, prefetch: int = 50) -> None:
         """Consume until ``stop`` is set, reconnecting after connection loss."""
+        allow_any_amqp_headers()
         backoff = 0.5
         while not stop.is_set():
             try:
@@ -216,13 +311,30 @@ class CommandIngress:
                 break
             if method is None:
                 continue
-            outcome = self.handle(body, properties.user_id, properties.message_id)
+            delivery = Delivery(
+                body=body,
+                user_id=_text(properties.user_id),
+                message_id=_text(properties.message_id),
+                redelivered=bool(method.redelivered),
+                content_type=properties.content_type,
+                content_encoding=properties.content_encoding,
+            )
+            try:
+                outcome = self.receive(delivery)
+            except Exception as exc:  # the dead-letter path itself failed: wait, and retry
+                log.error("ingress.unexpected_error", error=type(exc).__name__)
+                outcome = self._wait(delivery.key, "unexpected error")
             if outcome.verdict is Verdict.RETRY_LATER:
                 stop.wait(0.5)
                 channel.basic_nack(method.delivery_tag, requeue=True)
             else:
                 channel.basic_ack(method.delivery_tag)
         channel.cancel()
+
+
+def _text(value: object) -> str | None:
+    """A short-string property as text; pika leaves one that is not UTF-8 as bytes."""
+    return value if isinstance(value, str) and value else None
 
 
 def accept_envelope(
@@ -263,7 +375,8 @@ def accept_envelope(
 
 def _is_bulk(body: bytes | str) -> bool:
     try:
-        raw = json.loads(body)
+        # pydantic's parser, as the envelope's validation: its nesting has a limit.
+        raw = from_json(body)
     except ValueError:
         return False  # the envelope's own validation names the problem
     return isinstance(raw, dict) and "application_ids" in raw

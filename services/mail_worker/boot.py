@@ -35,4 +35,4 @@ def _record_failure(message: dramatiq.MessageProxy, exception: BaseException) ->
         record_dead_letter(session, source="worker", **details)
 
 
-broker = boot_worker(settings, MAIL_QUEUE, on_failure=_record_failure)
+broker = boot_worker(settings, MAIL_QUEUE, db=db, on_failure=_record_failure)

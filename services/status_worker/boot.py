@@ -31,4 +31,4 @@ def _record_failure(message: dramatiq.MessageProxy, exception: BaseException) ->
             )
 
 
-broker = boot_worker(settings, STATUS_QUEUE, on_failure=_record_failure)
+broker = boot_worker(settings, STATUS_QUEUE, db=db, on_failure=_record_failure)

@@ -10,17 +10,25 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, Retries, TimeLimit
 
+from shared.db.database import Database
 from shared.errors import PermanentError
 from shared.logging import configure_logging
-from shared.messaging.acks import BatchingRabbitmqBroker
-from shared.messaging.middleware import DeadLetterRecorder, FailureRecorder, LogContext
+from shared.messaging.consumer import (
+    RefusalRecorder,
+    WervingRabbitmqBroker,
+    allow_any_amqp_headers,
+)
+from shared.messaging.dead_letters import record_dead_letter
+from shared.messaging.delivery_attempts import DeliveryAttempts
+from shared.messaging.limits import MAX_BACKOFF_MS, TIME_LIMIT_MS
+from shared.messaging.middleware import (
+    DeadLetterRecorder,
+    DeliveryLimit,
+    FailureRecorder,
+    LogContext,
+)
+from shared.messaging.screening import Refusal
 from shared.settings import Settings
-
-# RabbitMQ closes a channel whose delivery stays unacked for 30 minutes
-# (consumer_timeout) and requeues everything on it. Dramatiq holds retried
-# messages unacked until their ETA, so every delay and run time stays well below.
-MAX_BACKOFF_MS: Final = 5 * 60 * 1000
-TIME_LIMIT_MS: Final = 5 * 60 * 1000
 
 ACTOR_OPTIONS: Final[dict[str, Any]] = {
     "max_retries": 8,
@@ -35,23 +43,25 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     """Build (without connecting) the broker the settings name, with werving's middleware."""
     # Dramatiq runs "before" hooks in this order and "after" hooks in reverse: the
     # log context is bound first and cleared last, and the dead-letter recorder
-    # sees a message after Retries has decided whether it failed. Of Dramatiq's
-    # defaults, only what werving's actors use is kept (time limits, retries):
-    # every message would pay for the hooks of the others. werving chains work
-    # through its own outbox, never through actor callbacks or pipelines; no message
-    # or actor sets a max_age (AgeLimit) or asks for notify_shutdown
-    # (ShutdownNotifications).
+    # sees a message after Retries has decided whether it failed. The delivery limit
+    # refuses a message last, after every "before" hook ran, so that every "after" hook
+    # sees it failed. Of Dramatiq's defaults, only what werving's actors use is kept
+    # (time limits, retries): every message would pay for the hooks of the others.
+    # werving chains work through its own outbox, never through actor callbacks or
+    # pipelines; no message or actor sets a max_age (AgeLimit) or asks for
+    # notify_shutdown (ShutdownNotifications).
     middleware: list[Middleware] = [
         LogContext(),
         DeadLetterRecorder(),
         TimeLimit(),
         Retries(max_retries=8, min_backoff=1_000, max_backoff=MAX_BACKOFF_MS),
+        DeliveryLimit(),
     ]
     broker: dramatiq.Broker
     if settings.uses_stub_broker:
         broker = StubBroker(middleware=middleware)
     else:
-        broker = BatchingRabbitmqBroker(
+        broker = WervingRabbitmqBroker(
             url=settings.broker_url,
             confirm_delivery=True,
             middleware=middleware,
@@ -73,20 +83,48 @@ _process_broker: dramatiq.Broker | None = None
 
 
 def boot_worker(
-    settings: Settings, queue: str, on_failure: FailureRecorder | None = None
+    settings: Settings,
+    queue: str,
+    *,
+    db: Database | None = None,
+    on_failure: FailureRecorder | None = None,
 ) -> dramatiq.Broker:
     """Set up a worker process once: logging, then the global broker its actors bind to.
 
-    Several workers can share a process (the embedded mode): each registers how
-    its queue's dead letters are recorded on the one broker.
+    With ``db``, the queue's deliveries that no actor may run are stored as dead letters
+    there, and its redelivered messages counted against the delivery limit; with
+    ``on_failure``, the messages Dramatiq gives up on are recorded so. Several workers can
+    share a process (the embedded mode): each registers its queue on the one broker.
     """
     global _process_broker  # one broker per process, as Dramatiq has
     if _process_broker is None:
         configure_logging(log_format=settings.resolved_log_format, level=settings.log_level)
+        allow_any_amqp_headers()
         _process_broker = build_broker(settings)
         dramatiq.set_broker(_process_broker)
-    if on_failure is not None:
-        for middleware in _process_broker.middleware:
-            if isinstance(middleware, DeadLetterRecorder):
-                middleware.register(queue, on_failure)
+    for middleware in _process_broker.middleware:
+        if isinstance(middleware, DeadLetterRecorder) and on_failure is not None:
+            middleware.register(queue, on_failure)
+        if isinstance(middleware, DeliveryLimit) and db is not None:
+            middleware.register(queue, DeliveryAttempts(db, consumer=queue))
+    if isinstance(_process_broker, WervingRabbitmqBroker) and db is not None:
+        _process_broker.on_refusal(queue, refusals_into(db))
     return _process_broker
+
+
+def refusals_into(db: Database) -> RefusalRecorder:
+    """Store a worker's refused deliveries as dead letters in ``db``."""
+
+    def record(queue_name: str, body: bytes, refusal: Refusal) -> None:
+        with db.transaction() as session:
+            record_dead_letter(
+                session,
+                source="worker",
+                queue=queue_name,
+                reason=refusal.reason,
+                body=body,
+                actor_name=refusal.actor_name,
+                message_id=refusal.message_id,
+            )
+
+    return record

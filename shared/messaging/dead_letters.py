@@ -15,6 +15,9 @@ from shared.db.models import DeadLetter
 from shared.ids import new_id
 
 ERASED_BODY: Final = json.dumps({"erased": True})
+# What is kept of a larger body: enough to see what it was. The reason states its size.
+MAX_STORED_BODY_BYTES: Final = 64 * 1024
+MAX_REASON_CHARS: Final = 4000
 
 
 def record_dead_letter(
@@ -29,19 +32,42 @@ def record_dead_letter(
     organisation_id: UUID | None = None,
     command_id: UUID | None = None,
 ) -> DeadLetter:
+    raw = body.encode() if isinstance(body, str) else body
+    if len(raw) > MAX_STORED_BODY_BYTES:
+        stored = f" (body of {len(raw)} bytes: the first {MAX_STORED_BODY_BYTES} stored)"
+        reason = reason[: MAX_REASON_CHARS - len(stored)] + stored
+        body = _first_bytes(raw, MAX_STORED_BODY_BYTES)
     letter = DeadLetter(
         id=new_id(),
         source=source,
-        queue=queue,
-        actor_name=actor_name,
-        message_id=message_id,
+        queue=_storable_text(queue, 120),
+        actor_name=_storable_text(actor_name, 120) if actor_name else None,
+        message_id=_storable_text(message_id, 120) if message_id else None,
         organisation_id=organisation_id,
         command_id=command_id,
-        reason=reason[:4000],
+        reason=_storable_text(reason, MAX_REASON_CHARS),
         **storable_body(body),
     )
     session.add(letter)
     return letter
+
+
+def _storable_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit``, NUL shown escaped: a hostile message's field names and
+    ids end up in these columns, and PostgreSQL text cannot hold NUL."""
+    return text.replace("\x00", "\\x00")[:limit]
+
+
+def _first_bytes(raw: bytes, limit: int) -> bytes:
+    """The first ``limit`` bytes, less a UTF-8 character the cut would split."""
+    head = raw[:limit]
+    for end in range(len(head), max(len(head) - 4, 0), -1):
+        try:
+            head[:end].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return head[:end]
+    return head  # not UTF-8 anyway: stored as base64
 
 
 def storable_body(body: str | bytes) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Dramatiq middleware: per-message log context, and dead letters copied into the database."""
+"""Dramatiq middleware: per-message log context, dead letters copied into the database, and
+the delivery limit."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from uuid import UUID
 import dramatiq
 import structlog
 from dramatiq.common import q_name
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import Middleware, MiddlewareError
+
+from shared.errors import PermanentError
+from shared.messaging.consumer import DeliveredMessage
+from shared.messaging.delivery_attempts import DeliveryAttempts, limit_reached_reason
+from shared.messaging.limits import MAX_REDELIVERIES
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +93,60 @@ class DeadLetterRecorder(Middleware):
             # The message still reaches Dramatiq's .XQ queue; say loudly that
             # the copy in the database is missing.
             log.exception("dead_letter.record_failed", message_id=message.message_id)
+
+
+class DeliveryLimitReachedError(PermanentError, MiddlewareError):
+    """A redelivered message started too often; a MiddlewareError, so that Dramatiq lets it
+    out of the "before" hooks and the message is failed and dead-lettered, not run."""
+
+    def __init__(self, reason: str) -> None:
+        PermanentError.__init__(self, reason)
+
+
+class DeliveryLimit(Middleware):
+    """Dead-letter a message RabbitMQ keeps delivering again (shared.messaging.delivery_attempts).
+
+    Last in the middleware list: its "before" hook refuses the message after the others
+    have run, and every "after" hook then sees a failed message, Retries first.
+    """
+
+    def __init__(self, max_redeliveries: int = MAX_REDELIVERIES) -> None:
+        self._max = max_redeliveries
+        self._attempts: dict[str, DeliveryAttempts] = {}
+
+    def register(self, queue: str, attempts: DeliveryAttempts) -> None:
+        self._attempts[queue] = attempts
+
+    def _attempts_of(self, message: dramatiq.MessageProxy) -> DeliveryAttempts | None:
+        if not isinstance(message, DeliveredMessage) or not message.redelivered:
+            return None
+        return self._attempts.get(q_name(message.queue_name))
+
+    def before_process_message(
+        self, broker: dramatiq.Broker, message: dramatiq.MessageProxy
+    ) -> None:
+        attempts = self._attempts_of(message)
+        if attempts is None:
+            return
+        # Should the count fail (no database), Dramatiq logs it and runs the message.
+        starts = attempts.started(message.message_id)
+        if starts > self._max:
+            log.error("delivery.limit_reached", starts=starts)
+            raise DeliveryLimitReachedError(limit_reached_reason(starts))
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        attempts = self._attempts_of(message)
+        if attempts is not None:
+            attempts.settled(message.message_id)
+
+    after_skip_message = after_process_message
 
 
 def _uuid_or_none(value: str | None) -> UUID | None:

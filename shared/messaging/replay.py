@@ -10,13 +10,13 @@ corrected and published again upstream, not replayed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
 
 from dramatiq.common import q_name
 from pydantic import ValidationError
+from pydantic_core import from_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -82,10 +82,11 @@ def _worker_message(letter: DeadLetter) -> tuple[Route, CommandMessage | JobMess
     if letter.body_encoding != "utf-8":
         raise NotReplayable("the body is not a worker message (not UTF-8 JSON)")
     try:
-        message: Any = json.loads(letter.body)
+        # pydantic's parser: a refused hostile body may nest deeper than json's recursion.
+        message: Any = from_json(letter.body)
         route = Route(queue=q_name(message["queue_name"]), actor=message["actor_name"])
         (body,) = message["args"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise NotReplayable(f"the body is not a Dramatiq message: {exc!r}") from None
     contract = _REPLAYABLE.get(route)
     if contract is None:

@@ -144,6 +144,9 @@ def _letter(db: Database, **fields: Any) -> uuid.UUID:
         ({"source": "worker", "body": ERASED_BODY}, "erased by a purge"),
         ({"source": "worker", "body": b"\xff\xfe"}, "not UTF-8"),
         ({"source": "worker", "body": "[1, 2"}, "not a Dramatiq message"),
+        # refused by a worker's consumer, as hostile bodies are
+        ({"source": "worker", "body": '{"a":' + "[" * 1000 + "]" * 1000 + "}"}, "not a Dramatiq"),
+        ({"source": "worker", "body": '{"queue_name": 1, "actor_name": "x"}'}, "not a Dramatiq"),
         (
             {
                 "source": "worker",
@@ -163,7 +166,16 @@ def _letter(db: Database, **fields: Any) -> uuid.UUID:
             "does not validate",
         ),
     ],
-    ids=["ingress", "erased", "binary", "not-json", "unknown-actor", "invalid-payload"],
+    ids=[
+        "ingress",
+        "erased",
+        "binary",
+        "not-json",
+        "nested-arrays",
+        "queue-not-text",
+        "unknown-actor",
+        "invalid-payload",
+    ],
 )
 def test_what_cannot_be_replayed_is_refused_with_the_reason_and_left_as_it_was(
     db: Database, fields: dict[str, Any], why: str

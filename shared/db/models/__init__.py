@@ -3,7 +3,7 @@
 from shared.db.models.commands import CommandRecord, CommandRefusal, IdempotencyRecord
 from shared.db.models.documents import Document, DocumentTemplate, OrganisationAsset
 from shared.db.models.mail import EmailTemplate, OutboundEmail
-from shared.db.models.messaging import DeadLetter, InboxEntry, OutboxMessage
+from shared.db.models.messaging import DeadLetter, DeliveryAttempt, InboxEntry, OutboxMessage
 from shared.db.models.portal import CandidateAccount, SetPasswordToken
 from shared.db.models.process import Employee, Interview, Offer, ScheduledJob
 from shared.db.models.recruitment import Applicant, Application, ApplicationEvent, Vacancy
@@ -25,6 +25,7 @@ __all__ = [
     "CommandRecord",
     "CommandRefusal",
     "DeadLetter",
+    "DeliveryAttempt",
     "Department",
     "Document",
     "DocumentTemplate",

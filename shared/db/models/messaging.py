@@ -53,6 +53,20 @@ class InboxEntry(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class DeliveryAttempt(Base):
+    """A message RabbitMQ delivered again, counted each time a consumer starts on it, so
+    that one that keeps killing its consumer is dead-lettered instead of delivered for
+    ever. Written in autocommit, beside any transaction; the row goes when the message
+    is settled."""
+
+    __tablename__ = "delivery_attempts"
+
+    consumer: Mapped[str] = mapped_column(String(60), primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    starts: Mapped[int] = mapped_column(default=1)
+    last_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class DeadLetter(Base):
     """A message that could not be processed, with the reason; never dropped silently."""
 
