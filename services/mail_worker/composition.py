@@ -33,6 +33,7 @@ from shared.emails.locales import Locale
 from shared.emails.overrides import FoundOverride, override_to_send
 from shared.emails.purposes import PURPOSES, Purpose
 from shared.emails.rendering import RenderedEmail, render_email
+from shared.emails.sanitising import sanitised
 from shared.emails.template_set import TemplatePartProblem
 from shared.errors import PermanentError
 from shared.links import sign
@@ -83,7 +84,7 @@ def compose(
     if link is not None:
         context.update(link.template_values(locale))
     if job.purpose == "ad_hoc" and command.get("template") is None:
-        rendered = _ad_hoc(command)
+        rendered = _ad_hoc(command, locale)
     else:
         purpose = command.get("template") or job.purpose
         rendered = _render(
@@ -197,10 +198,13 @@ def _named(to: list[str], cc: list[str], bcc: list[str]) -> _Addressees:
     return _Addressees(to, cc, tuple(parseaddr(a)[1] for a in (*to, *cc, *bcc)))
 
 
-def _ad_hoc(command: dict[str, Any]) -> RenderedEmail:
-    """A recruiter's own subject and body; both parts always go out."""
+def _ad_hoc(command: dict[str, Any], locale: Locale) -> RenderedEmail:
+    """A recruiter's own subject and body; both parts always go out, the HTML sanitised."""
     text = command.get("text") or _text_of(command["html"])
-    body_html = command.get("html") or "<p>" + escape(text).replace("\n", "<br>") + "</p>"
+    if command.get("html"):
+        body_html = sanitised(command["html"], lang=locale)
+    else:
+        body_html = "<p>" + escape(text).replace("\n", "<br>") + "</p>"
     return RenderedEmail(subject=command["subject"], text=text, html=body_html)
 
 
