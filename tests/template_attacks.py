@@ -213,7 +213,7 @@ ATTACKS: Final[tuple[Attack, ...]] = (
     ),
     Attack(
         "method_replace",
-        "{{ (applicant_name * 400).replace(' ', applicant_name) }}",
+        "{{ (applicant_name|center(20000)).replace(' ', applicant_name) }}",
         "render",
         "'replace' would build",
     ),
@@ -314,7 +314,7 @@ ATTACKS: Final[tuple[Attack, ...]] = (
     ),
     Attack(
         "loop_over_a_long_text",
-        "{% for c in applicant_name * 500 %}{{ c }}{% endfor %}",
+        "{% for c in applicant_name|center(20000) %}{{ c }}{% endfor %}",
         "render",
         "loops run more than 10000 times",
     ),
@@ -362,12 +362,11 @@ ATTACKS: Final[tuple[Attack, ...]] = (
     ),
     Attack(
         "set_block",
-        "{{ x|length }}",
+        "{{ buffered() }}",
         "render",
         "MB of text and values",
-        prelude="{% set x %}{% if applicant_name != 'Sanne de Vries' %}"
-        "{% for i in range(10000) %}{{ applicant_name|center(1000) }}{% endfor %}"
-        "{% endif %}{% endset %}",
+        prelude="{% macro buffered() %}{% set x %}{% for i in range(10000) %}"
+        "{{ applicant_name|center(1000) }}{% endfor %}{% endset %}{{ x|length }}{% endmacro %}",
     ),
     Attack(
         "filter_block",
