@@ -34,11 +34,18 @@ class Attack:
         return self.prelude + self.source
 
     @property
+    def lines(self) -> frozenset[int]:
+        """The lines of :attr:`hidden` a problem may be found on: the attack's, or the
+        prelude's (line 1) where a macro it calls does the work."""
+        line = self.hidden[: self.hidden.index(self.source)].count("\n") + 1
+        return frozenset({line, 1} if self.prelude else {line})
+
+    @property
     def hidden(self) -> str:
-        """The attack in a branch the sample values (the check at save) do not take."""
-        return (
-            f"{self.prelude}{{% if applicant_name != '{SAMPLE_NAME}' %}}{self.source}{{% endif %}}"
-        )
+        """The attack in a branch the sample values (the check at save) do not take, after
+        a greeting that they do (an empty email is refused)."""
+        branch = f"{{% if applicant_name != '{SAMPLE_NAME}' %}}{self.source}{{% endif %}}"
+        return f"{self.prelude}Dear {{{{ applicant_name }}}},\n{branch}"
 
 
 # What a real applicant and recruiter may give: the longest values the commands accept,

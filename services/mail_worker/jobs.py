@@ -17,6 +17,7 @@ copy. It is never resent after an attempt whose outcome is unknown
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -114,10 +115,11 @@ def deliver_mail_job(
         ids = JobMessage.model_validate(message)
     except ValueError as exc:
         raise PermanentError(f"malformed message: {exc}") from None
+    started = time.perf_counter()
     try:
         claimed = _claim_job_email(db, compose, ids, lease=lease)
     except TemplateFailure as failure:  # the claim's transaction is rolled back
-        _record_failure(db, ids, failure)
+        _record_failure(db, ids, failure, started)
         return
     if claimed is None:
         return
@@ -125,7 +127,9 @@ def deliver_mail_job(
     send(db, mailer, email, sender)
 
 
-def _record_failure(db: Database, ids: JobMessage, failure: TemplateFailure) -> None:
+def _record_failure(
+    db: Database, ids: JobMessage, failure: TemplateFailure, started: float
+) -> None:
     """The job's email recorded as failed with the reason, and ``email.failed`` told."""
     with db.transaction() as session:
         job = session.scalar(
@@ -151,6 +155,7 @@ def _record_failure(db: Database, ids: JobMessage, failure: TemplateFailure) -> 
         job_id=str(ids.job_id),
         purpose=job.purpose,
         email_id=None if email_id is None else str(email_id),
+        ms=round((time.perf_counter() - started) * 1000, 1),  # the claim that failed
     )
 
 

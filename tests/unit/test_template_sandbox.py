@@ -116,7 +116,7 @@ def test_an_attack_is_refused_when_saved_or_stopped_at_render_within_the_bounds(
         render(template, HOSTILE_CONTEXT)
     wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
     assert attack.message in str(stopped.value)
-    assert stopped.value.line == 1
+    assert stopped.value.line in attack.lines
 
     # And it never took more than the memory bound, even when tracemalloc's bookkeeping
     # slows it down enough for the clock to stop it first
