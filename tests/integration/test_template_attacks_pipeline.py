@@ -15,6 +15,7 @@ import subprocess
 import time
 import uuid
 from collections import Counter
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Final
 
@@ -40,11 +41,14 @@ RECEIPT: Final = {
     "subject": "Thank you, {{ applicant_first_name }}",
     "text": "Dear {{ applicant_name }},\n\nWe received your letter for {{ vacancy_title }}.\n",
 }
+# The other organisation's own receipt, with what the sanitiser must take out on the way.
 VICTIMS_OWN: Final = {
     **RECEIPT,
     "html": "<html><head><style>p { color: #123456; margin: 0 0 8px; }</style></head>"
-    "<body><p>Dear {{ applicant_name }},</p><p>thank you for {{ vacancy_title }}.</p>"
-    "</body></html>",
+    "<body><p>Dear {{ applicant_name }},</p><p>thank you for <b>{{ vacancy_title }}</b>."
+    '</p><script>alert(1)</script><img src="https://tracker.example/p.gif" onerror="x()">'
+    '<iframe src="https://evil.example/"></iframe><a href="javascript:steal()">win</a>'
+    '<a href="https://jobs.example/status">your application</a></body></html>',
 }
 
 
@@ -184,9 +188,16 @@ def test_every_attack_is_refused_or_stopped_in_the_real_mail_worker_and_the_othe
             f"{attack.id}: stopped after {figures.get(str(email.id), float('nan')):.0f} ms"
             f" in mail_worker: {reply.removeprefix(where)[:90]}"
         )
-    # And the other organisation's receipts were all delivered meanwhile
+    # And the other organisation's receipts were all delivered meanwhile, sanitised
     assert {email.state for email in _emails(pg, victim.organisation_id)} == {"sent"}
     assert all(b"Zorggroep Noord" in raw for raw in received.received)
+    html = message_from_bytes(received.received[-1], policy=policy.default).get_body(("html",))
+    assert html is not None
+    content = html.get_content()
+    for gone in ("<script", "alert(1)", "tracker.example", "onerror", "<iframe", "javascript:"):
+        assert gone not in content
+    assert '<p style="color:#123456;margin:0 0 8px">' in content and "<b>Nurse</b>" in content
+    assert '<a href="https://jobs.example/status" rel="noopener noreferrer">' in content
     # And the worker stayed within the memory bound all along
     print(  # noqa: T201
         f"{len(attackers)} attacks and {len(attackers) + 1} receipts in {elapsed:.1f} s;"
