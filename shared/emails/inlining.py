@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Any, Final
 
 import css_inline
@@ -44,6 +45,7 @@ def _declarations(rules: Iterable[Any]) -> Iterator[Any]:
             yield from _declarations(tinycss2.parse_rule_list(rule.content))
 
 
+@lru_cache(maxsize=256)  # an organisation's stylesheet is the same in every email
 def _per_element(css: str) -> int:
     """At least what inlining ``css`` can add to one element's ``style`` attribute."""
     longest: dict[str, int] = {}

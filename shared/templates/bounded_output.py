@@ -4,12 +4,13 @@ the loops and macros around it, see :mod:`shared.templates.instrument`)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Final
 
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Undefined
-from markupsafe import Markup, escape
+from markupsafe import escape
 
 from shared.templates.budget import check_chars, current
 from shared.templates.sizes import text_size
@@ -22,16 +23,18 @@ _WHAT: Final = "writing a value"
 @pass_eval_context
 def finalized(eval_ctx: EvalContext, value: Any) -> Any:
     """``{{ value }}`` as text (escaped in HTML), its size checked and charged."""
-    if isinstance(value, Undefined):
-        return value  # StrictUndefined raises where Jinja2 turns it into text
     if not isinstance(value, str):
+        if isinstance(value, Undefined):
+            return value  # StrictUndefined raises where Jinja2 turns it into text
         check_chars(text_size(value), _WHAT)
         value = str(value)
-    elif eval_ctx.autoescape and not isinstance(value, Markup):
+    else:
         check_chars(len(value), _WHAT)  # escaping makes at most five characters of one
     if eval_ctx.autoescape:
         value = escape(value)
-    return current().built_value(value, _WHAT, extra=POINTER_BYTES)
+        check_chars(len(value), _WHAT)
+    current().spend(sys.getsizeof(value) + POINTER_BYTES)
+    return value
 
 
 def written(nbytes: int) -> None:

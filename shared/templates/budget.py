@@ -12,8 +12,6 @@ summed over the whole render, bound its peak memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -48,10 +46,11 @@ class Budget:
     )
 
     def __init__(self) -> None:
-        now = time.monotonic()
-        self.wall_deadline = now + MAX_WALL_SECONDS
-        self.cpu_deadline = time.thread_time() + MAX_CPU_SECONDS
-        self.next_cpu_read = now + _CPU_READ_EVERY
+        self.wall_deadline = time.monotonic() + MAX_WALL_SECONDS
+        # Read at the first operation or loop item: until then a render only writes its
+        # own text, and most of werving's renders never get there.
+        self.cpu_deadline: float | None = None
+        self.next_cpu_read = 0.0
         self.built = 0
         self.iterations = 0
         self.operations = 0
@@ -86,7 +85,10 @@ class Budget:
             raise TemplateProblem(f"rendering takes longer than {MAX_WALL_SECONDS:g} s")
         if now >= self.next_cpu_read:
             self.next_cpu_read = now + _CPU_READ_EVERY
-            if time.thread_time() > self.cpu_deadline:
+            cpu = time.thread_time()
+            if self.cpu_deadline is None:
+                self.cpu_deadline = cpu + MAX_CPU_SECONDS
+            elif cpu > self.cpu_deadline:
                 raise TemplateProblem(
                     f"rendering takes more than {MAX_CPU_SECONDS:g} s of processor time"
                 )
@@ -124,23 +126,13 @@ def check_items(estimate: int, what: str) -> None:
         raise too_many(what)
 
 
-_CURRENT: ContextVar[Budget | None] = ContextVar("template_budget", default=None)
+CURRENT: ContextVar[Budget | None] = ContextVar("template_budget", default=None)
+"""The budget of the render running in this context: ``sandbox.render`` sets a fresh one."""
 
 
 def current() -> Budget:
     """The budget of the render running in this context."""
-    budget = _CURRENT.get()
+    budget = CURRENT.get()
     if budget is None:
         raise RuntimeError("a sandboxed template ran outside shared.templates.sandbox.render")
     return budget
-
-
-@contextmanager
-def spending() -> Iterator[Budget]:
-    """A fresh budget for the render inside the ``with`` block."""
-    budget = Budget()
-    token = _CURRENT.set(budget)
-    try:
-        yield budget
-    finally:
-        _CURRENT.reset(token)

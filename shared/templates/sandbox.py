@@ -35,7 +35,7 @@ from shared.templates.bounded_loops import bounded_range, counted
 from shared.templates.bounded_methods import BoundedFormat, method_check
 from shared.templates.bounded_operators import INTERCEPTED, charged_result, checked_binop, concat
 from shared.templates.bounded_output import finalized, written
-from shared.templates.budget import current, spending
+from shared.templates.budget import CURRENT, Budget, current
 from shared.templates.instrument import CONCAT, ITERATE, WRITTEN, instrumented
 from shared.templates.limits import (
     MAX_INT,
@@ -190,16 +190,16 @@ def render(
     chunks: list[str] = []
     parts: list[str] = []
     size = 0
+    budget = CURRENT.set(Budget())
     try:
-        with spending():
-            for part in compiled.generate(dict(context)):
-                size += len(part)
-                if size > max_chars:
-                    raise TemplateProblem(f"output is larger than {max_chars} characters")
-                parts.append(part)
-                if len(parts) >= _JOIN_EVERY:
-                    chunks.append("".join(parts))
-                    parts.clear()
+        for part in compiled.generate(dict(context)):
+            size += len(part)
+            if size > max_chars:
+                raise TemplateProblem(f"output is larger than {max_chars} characters")
+            parts.append(part)
+            if len(parts) >= _JOIN_EVERY:
+                chunks.append("".join(parts))
+                parts.clear()
     except TemplateProblem as problem:
         raise TemplateProblem(
             problem.message, problem.line or _line(problem.__traceback__)
@@ -211,5 +211,7 @@ def render(
         raise TemplateProblem(str(exc), line) from None
     except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
         raise TemplateProblem(f"{type(exc).__name__}: {exc}", _line(exc.__traceback__)) from None
+    finally:
+        CURRENT.reset(budget)
     chunks.append("".join(parts))
     return "".join(chunks)
