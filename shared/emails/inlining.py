@@ -35,6 +35,7 @@ _IMPLYING: Final = re.compile(r"<(?:t[dhr]|col)\b", re.I)
 _DECLARATION_EXTRA: Final = 16
 # The most characters one CSS escape (``\000041 ``) stands for in the source.
 _ESCAPE: Final = 8
+_CACHED_CSS_CHARS: Final = 16 * 1024
 
 
 def _declarations(rules: Iterable[Any]) -> Iterator[Any]:
@@ -45,9 +46,21 @@ def _declarations(rules: Iterable[Any]) -> Iterator[Any]:
             yield from _declarations(tinycss2.parse_rule_list(rule.content))
 
 
-@lru_cache(maxsize=256)  # an organisation's stylesheet is the same in every email
 def _per_element(css: str) -> int:
     """At least what inlining ``css`` can add to one element's ``style`` attribute."""
+    # An organisation's stylesheet is the same in every email: measured once (a cache of
+    # small ones only, so that what it keeps stays small).
+    if len(css) <= _CACHED_CSS_CHARS:
+        return _cached_per_element(css)
+    return _measured(css)
+
+
+@lru_cache(maxsize=128)
+def _cached_per_element(css: str) -> int:
+    return _measured(css)
+
+
+def _measured(css: str) -> int:
     longest: dict[str, int] = {}
     every = 0
     for declaration in _declarations(tinycss2.parse_stylesheet(css)):
