@@ -33,6 +33,8 @@ def escaped_size(value: Any) -> int:
     if isinstance(value, str):
         specials = value.count("&") + value.count('"') + value.count("'")
         return len(value) + 4 * specials + 3 * (value.count("<") + value.count(">"))
+    if value is None or isinstance(value, int | float):  # digits escape to themselves
+        return text_size(value)
     return ESCAPE_FACTOR * text_size(value)
 
 
