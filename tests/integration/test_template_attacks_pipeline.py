@@ -80,7 +80,8 @@ def _put_template(api_url: str, tenant: Tenant, html: str) -> httpx.Response:
     )
 
 
-def _register(api_url: str, tenant: Tenant, vacancy_id: uuid.UUID, name: str) -> None:
+def _register(api_url: str, tenant: Tenant, vacancy_id: uuid.UUID, name: str) -> str:
+    """Register an application with a receipt; the command's location."""
     applicant = {"name": name, "email": f"{uuid.uuid4().hex[:12]}@example.org", "locale": "nl"}
     body = register_body(vacancy_id, send_receipt=True, applicant=applicant)
     response = httpx.post(
@@ -90,6 +91,7 @@ def _register(api_url: str, tenant: Tenant, vacancy_id: uuid.UUID, name: str) ->
         timeout=30,
     )
     assert response.status_code == 202, response.text
+    return str(response.json()["location"])
 
 
 def _emails(pg: Database, organisation_id: uuid.UUID) -> list[OutboundEmail]:
@@ -154,8 +156,10 @@ def test_every_attack_is_refused_or_stopped_in_the_real_mail_worker_and_the_othe
     Path(f"/proc/{worker}/clear_refs").write_text("5")
     resting = _status_kb(worker, "VmRSS")
     started = time.monotonic()
-    for number, (_attack, tenant, vacancy_id) in enumerate(attackers.values()):
-        _register(api_url, tenant, vacancy_id, str(HOSTILE_CONTEXT["applicant_name"]))
+    commands: dict[uuid.UUID, str] = {}
+    for number, (organisation_id, (_attack, tenant, vacancy_id)) in enumerate(attackers.items()):
+        name = str(HOSTILE_CONTEXT["applicant_name"])
+        commands[organisation_id] = _register(api_url, tenant, vacancy_id, name)
         _register(api_url, victim, victim_vacancy, f"Sollicitant {number}")
 
     def all_settled() -> bool:
@@ -177,9 +181,12 @@ def test_every_attack_is_refused_or_stopped_in_the_real_mail_worker_and_the_othe
                 select(OutboxMessage.payload).where(OutboxMessage.destination == "email.failed")
             )
         )
-    for organisation_id, (attack, _tenant, _vacancy) in attackers.items():
+    for organisation_id, (attack, tenant, _vacancy) in attackers.items():
         [email] = _emails(pg, organisation_id)
         reply = email.smtp_reply or ""
+        # (the command that asked for it succeeded, and says so; the email failed on its own)
+        outcome = httpx.get(f"{api_url}{commands[organisation_id]}", headers=tenant.headers)
+        assert outcome.json()["status"] == "succeeded", attack.id
         where = "template_error: receipt/nl organisation template v1: html: line "
         assert any(reply.startswith(f"{where}{line}: ") for line in attack.lines), reply
         assert attack.message in reply or any(clock in reply for clock in CLOCK), (attack.id, reply)
@@ -188,6 +195,13 @@ def test_every_attack_is_refused_or_stopped_in_the_real_mail_worker_and_the_othe
             f"{attack.id}: stopped after {figures.get(str(email.id), float('nan')):.0f} ms"
             f" in mail_worker: {reply.removeprefix(where)[:90]}"
         )
+    # And the organisation reads why on its application's emails
+    attack, tenant, _vacancy = next(iter(attackers.values()))
+    [email] = _emails(pg, tenant.organisation_id)
+    listed = httpx.get(
+        f"{api_url}/v1/applications/{email.application_id}/emails", headers=tenant.headers
+    ).json()["items"]
+    assert [(e["state"], e["smtp_reply"]) for e in listed] == [("failed", email.smtp_reply)]
     # And the other organisation's receipts were all delivered meanwhile, sanitised
     assert {email.state for email in _emails(pg, victim.organisation_id)} == {"sent"}
     assert all(b"Zorggroep Noord" in raw for raw in received.received)
