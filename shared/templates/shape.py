@@ -1,9 +1,10 @@
 """What an organisation template may be made of, checked before it is parsed and after.
 
 Its size, its tags, its nodes and their nesting are bounded, so that parsing and compiling
-it stay cheap (compiling costs ~3 KB of transient memory per node); it cannot read a file
-(``include``, ``import``, ``extends``), override nothing (``block``), switch escaping off
-(``autoescape``), recurse in a loop, or write a number above :data:`MAX_INT`.
+it stay cheap (compiling costs ~3 KB of transient memory per node). It cannot read a file
+(``include``, ``import``, ``extends``), define a ``block`` (there is nothing to extend, and
+``self.block()`` would render it again), switch escaping off (``autoescape``), recurse in a
+loop, or write a number above :data:`MAX_INT`.
 """
 
 from __future__ import annotations
