@@ -13,8 +13,10 @@ from shared.emails.purposes import Purpose
 from shared.templates.sandbox import MAX_SOURCE_BYTES
 
 _JINJA = (
-    " Jinja2 in a sandbox: only the purpose's variables (see `variables`), no include, import"
-    " or extends."
+    " Jinja2 in a sandbox: only the purpose's variables (see `variables`), no include, import,"
+    " extends, block or autoescape; every filter, method, operator and loop is bounded, and a"
+    " render that passes a bound fails with `template_error` (see docs/architecture.md,"
+    " Template budget)."
 )
 
 
@@ -26,7 +28,8 @@ class EmailTemplateIn(Contract):
     text: str = Field(max_length=MAX_SOURCE_BYTES, description="The plain-text part." + _JINJA)
     html: str = Field(
         max_length=MAX_SOURCE_BYTES,
-        description="The HTML part, autoescaped; `<style>` rules are inlined when sent." + _JINJA,
+        description="The HTML part, autoescaped; `<style>` rules are inlined when sent, then"
+        " it is sanitised: no script, event handler, frame, form or remote image." + _JINJA,
     )
 
 
@@ -64,4 +67,4 @@ class EmailTemplateList(BaseModel):
 class RenderedEmailView(BaseModel):
     subject: str
     text: str
-    html: str = Field(description="With the CSS inlined, as it is sent.")
+    html: str = Field(description="With the CSS inlined and sanitised, as it is sent.")

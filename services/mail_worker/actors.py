@@ -1,8 +1,9 @@
 """mail_worker's actors (queue ``mail``), thin wrappers around the job handler.
 
 Retries: 8 with backoff up to 5 minutes (4xx replies, timeouts); a PermanentError
-(unknown job, a template that cannot render) is dead-lettered at once. Idempotent
-on the job id: one email row per job, sent at most once when it must be.
+(an unknown job) is dead-lettered at once. A template that cannot render settles the
+job: its email is recorded as failed and ``email.failed`` told. Idempotent on the job
+id: one email row per job, sent at most once when it must be.
 """
 
 from __future__ import annotations

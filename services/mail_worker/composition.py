@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from services.mail_worker.attachments import attachments
 from services.mail_worker.calendar import interview_ics
 from services.mail_worker.credentials import issue_set_password_link, redacted_copy
-from services.mail_worker.jobs import ClaimReads, Composed, Composer
+from services.mail_worker.jobs import ClaimReads, Composed, Composer, TemplateFailure
 from services.mail_worker.messages import build_message, sender_of
 from services.mail_worker.mime import Attachment
 from services.mail_worker.review_invitations import compose_review_invitation
@@ -30,9 +30,10 @@ from shared.emails.formatting import (
     format_salary,
 )
 from shared.emails.locales import Locale
-from shared.emails.overrides import FoundOverride, override_to_send
+from shared.emails.overrides import FoundOverride, Override, override_to_send
 from shared.emails.purposes import PURPOSES, Purpose
 from shared.emails.rendering import RenderedEmail, render_email
+from shared.emails.sanitising import sanitised
 from shared.emails.template_set import TemplatePartProblem
 from shared.errors import PermanentError
 from shared.links import sign
@@ -82,14 +83,22 @@ def compose(
     )
     if link is not None:
         context.update(link.template_values(locale))
-    if job.purpose == "ad_hoc" and command.get("template") is None:
-        rendered = _ad_hoc(command)
-    else:
-        purpose = command.get("template") or job.purpose
-        rendered = _render(
-            session, job, cast(Purpose, purpose), locale, context, found=reads.template
-        )
     to, cc, envelope = _addressees(job, applicant, command)
+    if job.purpose == "ad_hoc" and command.get("template") is None:
+        rendered = _ad_hoc(command, locale)
+    else:
+        purpose = cast(Purpose, command.get("template") or job.purpose)
+        override = _override(session, job, purpose, locale, found=reads.template)
+        try:
+            rendered = render_email(
+                purpose, locale, context, override=None if override is None else override.templates
+            )
+        except TemplatePartProblem as problem:  # a retry cannot fix a template
+            raise TemplateFailure(
+                f"template_error: {purpose}/{locale} {_which(override)}: {problem}",
+                sender=sender_of(organisation),
+                recipients=envelope,
+            ) from None
 
     reply_to = (
         command.get("reply_to") if job.purpose == "ad_hoc" or job.purpose in FORWARDS else None
@@ -142,34 +151,23 @@ def compose(
     )
 
 
-def _render(
+def _override(
     session: Session,
     job: ScheduledJob,
     purpose: Purpose,
     locale: Locale,
-    context: dict[str, object],
     *,
     found: FoundOverride | None,
-) -> RenderedEmail:
+) -> Override | None:
     """The organisation's own template for the purpose and locale when it has one (as
-    ``found`` by the claim, or looked up now), else the built-in. A template that cannot
-    render fails the job for good: a retry cannot fix it."""
-    override = (
-        found.override
-        if found is not None and found.answers(purpose, locale)
-        else override_to_send(session, job.organisation_id, purpose, locale)
-    )
-    try:
-        return render_email(
-            purpose, locale, context, override=None if override is None else override.templates
-        )
-    except TemplatePartProblem as problem:
-        which = (
-            "built-in template"
-            if override is None
-            else f"organisation template v{override.version}"
-        )
-        raise PermanentError(f"template_error: {purpose}/{locale} {which}: {problem}") from None
+    ``found`` by the claim, or looked up now); None for the built-in."""
+    if found is not None and found.answers(purpose, locale):
+        return found.override
+    return override_to_send(session, job.organisation_id, purpose, locale)
+
+
+def _which(override: Override | None) -> str:
+    return "built-in template" if override is None else f"organisation template v{override.version}"
 
 
 class _Addressees(NamedTuple):
@@ -197,10 +195,13 @@ def _named(to: list[str], cc: list[str], bcc: list[str]) -> _Addressees:
     return _Addressees(to, cc, tuple(parseaddr(a)[1] for a in (*to, *cc, *bcc)))
 
 
-def _ad_hoc(command: dict[str, Any]) -> RenderedEmail:
-    """A recruiter's own subject and body; both parts always go out."""
+def _ad_hoc(command: dict[str, Any], locale: Locale) -> RenderedEmail:
+    """A recruiter's own subject and body; both parts always go out, the HTML sanitised."""
     text = command.get("text") or _text_of(command["html"])
-    body_html = command.get("html") or "<p>" + escape(text).replace("\n", "<br>") + "</p>"
+    if command.get("html"):
+        body_html = sanitised(command["html"], lang=locale)
+    else:
+        body_html = "<p>" + escape(text).replace("\n", "<br>") + "</p>"
     return RenderedEmail(subject=command["subject"], text=text, html=body_html)
 
 

@@ -1,7 +1,8 @@
 """The delivery state machine of one email: claim, send, record.
 
 ``pending`` -> ``sending`` (claimed and committed before the SMTP call, with a
-lease) -> ``sent`` | ``failed`` | ``unknown``. For the purposes where a duplicate
+lease) -> ``sent`` | ``failed`` | ``unknown``; an email that cannot be composed (its
+template fails) is ``failed`` at once, without an attempt. For the purposes where a duplicate
 would do harm (credentials, offers, contracts) an attempt whose outcome is
 unknown is never retried: it becomes ``unknown`` and is reported. Other emails
 are sent again, with the same Message-ID, so a duplicate can be recognised.
@@ -9,6 +10,7 @@ are sent again, with the same Message-ID, so a duplicate can be recognised.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
@@ -17,7 +19,7 @@ from uuid import UUID
 import structlog
 from sqlalchemy import Table, and_, bindparam, func, insert, literal, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 
 from services.mail_worker.mailer import (
     OutcomeUnknown,
@@ -27,10 +29,11 @@ from services.mail_worker.mailer import (
 )
 from shared.db.database import Database
 from shared.db.driver_statements import run
-from shared.db.models import OutboundEmail, OutboxMessage
+from shared.db.models import OutboundEmail, OutboxMessage, ScheduledJob
 from shared.db.types import JSONText, utcnow
 from shared.errors import TransientError
 from shared.events import EmailFailed, EmailSent
+from shared.ids import new_id
 from shared.messaging.outbox import EVENT, publish_event
 
 log = structlog.get_logger(__name__)
@@ -84,6 +87,43 @@ def claim_locked(email: OutboundEmail, *, lease: timedelta) -> Sendable | None:
 
 def _recipients(email: OutboundEmail) -> list[str]:
     return list(email.envelope_recipients or [email.recipient])
+
+
+def record_unsendable(
+    session: Session, job: ScheduledJob, *, reason: str, sender: str, recipients: Sequence[str]
+) -> UUID | None:
+    """Settle ``job``'s email as ``failed`` before any attempt: it could not be composed
+    (``reason``, e.g. ``template_error: ...``), and a retry cannot change that. Writes
+    the row (or settles a ``pending`` one composed before) and its ``email.failed`` event
+    in the caller's transaction, which holds the job's lock. None when the job's email
+    was settled meanwhile."""
+    now = utcnow()
+    email = session.scalar(
+        select(OutboundEmail).where(OutboundEmail.job_id == job.id).with_for_update()
+    )
+    if email is None:
+        email = OutboundEmail(
+            id=new_id(),
+            organisation_id=job.organisation_id,
+            application_id=job.application_id,
+            job_id=job.id,
+            command_id=job.command_id,
+            purpose=job.purpose,
+            sender=sender,
+            recipient=recipients[0] if recipients else "",
+            envelope_recipients=list(recipients),
+            message_id_header="",  # no message was made
+            mime=b"",
+            attempts=0,
+            created_at=now,
+        )
+        session.add(email)
+    elif email.state != "pending":
+        return None
+    _settle(email, "failed", reason)
+    session.flush()
+    publish_event(session, _told(email, "failed", now))
+    return email.id
 
 
 def send(db: Database, mailer: SmtpMailer, email: Sendable, sender: str) -> None:

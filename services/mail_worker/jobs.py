@@ -1,5 +1,6 @@
 """Delivering a scheduled mail job: compose once and claim (one transaction), send,
-record.
+record. An email whose template fails is recorded as failed, with its event, and the job
+is settled (:class:`TemplateFailure`).
 
 Safe to run twice: the email row is unique per job, and written already claimed while
 the job's row is locked, so a redelivered message finds the email it composed and only
@@ -16,6 +17,7 @@ copy. It is never resent after an attempt whose outcome is unknown
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -26,7 +28,7 @@ import structlog
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from services.mail_worker.delivery import Sendable, claim_locked, send
+from services.mail_worker.delivery import Sendable, claim_locked, record_unsendable, send
 from services.mail_worker.mailer import SmtpMailer
 from services.mail_worker.messages import OutgoingMessage
 from shared.commands import JobMessage
@@ -74,6 +76,20 @@ class Composed:
         return self.message.sender
 
 
+class TemplateFailure(PermanentError):  # noqa: N818 - an outcome recorded on the email
+    """The job's email cannot be composed: its template does not render with the job's
+    values (``reason`` starts ``template_error:``, naming the template, part and line).
+    The email is recorded as failed, with its event, and the job is settled: a retry
+    would fail the same way. ``sender`` and ``recipients`` are the email's as composed
+    so far, for the record."""
+
+    def __init__(self, reason: str, *, sender: str, recipients: tuple[str, ...]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sender = sender
+        self.recipients = recipients
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimReads:
     """What the claim read with the job, for composing its email: the job's subject, and
@@ -99,11 +115,48 @@ def deliver_mail_job(
         ids = JobMessage.model_validate(message)
     except ValueError as exc:
         raise PermanentError(f"malformed message: {exc}") from None
-    claimed = _claim_job_email(db, compose, ids, lease=lease)
+    started = time.perf_counter()
+    try:
+        claimed = _claim_job_email(db, compose, ids, lease=lease)
+    except TemplateFailure as failure:  # the claim's transaction is rolled back
+        _record_failure(db, ids, failure, started)
+        return
     if claimed is None:
         return
     email, sender = claimed
     send(db, mailer, email, sender)
+
+
+def _record_failure(
+    db: Database, ids: JobMessage, failure: TemplateFailure, started: float
+) -> None:
+    """The job's email recorded as failed with the reason, and ``email.failed`` told."""
+    with db.transaction() as session:
+        job = session.scalar(
+            select(ScheduledJob)
+            .where(
+                ScheduledJob.id == ids.job_id,
+                ScheduledJob.organisation_id == ids.organisation_id,
+            )
+            .with_for_update()
+        )
+        if job is None or job.status == "cancelled":  # purged or cancelled meanwhile
+            return
+        email_id = record_unsendable(
+            session,
+            job,
+            reason=failure.reason,
+            sender=failure.sender,
+            recipients=failure.recipients,
+        )
+    # The reason stays in the email's row: a value of the job may be quoted in it.
+    log.warning(
+        "email.template_failed",
+        job_id=str(ids.job_id),
+        purpose=job.purpose,
+        email_id=None if email_id is None else str(email_id),
+        ms=round((time.perf_counter() - started) * 1000, 1),  # the claim that failed
+    )
 
 
 def _claim_job_email(

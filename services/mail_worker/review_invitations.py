@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.mail_worker.credentials import redacted_copy
-from services.mail_worker.jobs import Composed
-from services.mail_worker.messages import build_message
+from services.mail_worker.jobs import Composed, TemplateFailure
+from services.mail_worker.messages import build_message, sender_of
 from shared.db.models import (
     Organisation,
     PanelReview,
@@ -85,7 +85,16 @@ def compose_review_invitation(session: Session, job: ScheduledJob) -> Composed:
             PURPOSE, locale, context, override=None if override is None else override.templates
         )
     except TemplatePartProblem as problem:
-        raise PermanentError(f"template_error: {PURPOSE}/{locale}: {problem}") from None
+        which = (
+            "built-in template"
+            if override is None
+            else f"organisation template v{override.version}"
+        )
+        raise TemplateFailure(
+            f"template_error: {PURPOSE}/{locale} {which}: {problem}",
+            sender=sender_of(organisation),
+            recipients=(reviewer.email,),
+        ) from None
     message = build_message(organisation, rendered, to=[reviewer.email], language=locale)
     return Composed(
         message=message, recipient=reviewer.email, stored=redacted_copy(message.mime, token)

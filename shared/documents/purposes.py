@@ -11,7 +11,7 @@ from typing import Final
 
 from shared.emails.locales import Locale
 from shared.emails.variables import APPLICATION_VARIABLES
-from shared.templates.sandbox import CheckedTemplate, check, trusted
+from shared.templates.sandbox import CheckedTemplate, check
 
 _TEMPLATES = files("shared.documents").joinpath("templates")
 
@@ -98,9 +98,8 @@ def builtin_source(purpose: str, locale: Locale) -> str:
 
 @cache
 def builtin_template(purpose: str, locale: Locale) -> CheckedTemplate:
-    """The built-in body of ``purpose`` in ``locale``, checked like an organisation's,
-    rendered without a deadline."""
-    return trusted(check_template(purpose, builtin_source(purpose, locale)))
+    """The built-in body of ``purpose`` in ``locale``, checked like an organisation's."""
+    return check_template(purpose, builtin_source(purpose, locale))
 
 
 def check_template(purpose: str, source: str) -> CheckedTemplate:

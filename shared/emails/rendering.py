@@ -3,10 +3,11 @@
 Built-in and organisation templates go through the same sandbox
 (:mod:`shared.templates.sandbox`). The subject is rendered as text and must stay a single
 header line; the text part is the ``.txt`` template, never derived from HTML; the HTML part
-is autoescaped, then its ``<style>`` rules are inlined with css_inline, which fetches
-nothing (``load_remote_stylesheets=False`` also stops ``file:`` and local paths in
-``<link>``) and drops the ``<style>`` and ``<link>`` tags. A built-in HTML template has
-its CSS inlined once, into the template itself; an organisation's, into every email.
+is autoescaped, then its ``<style>`` rules are inlined (:mod:`shared.emails.inlining`,
+bounded before it runs). A built-in HTML template has its CSS inlined once, into the
+template itself; an organisation's, into every email, which is then sanitised
+(:mod:`shared.emails.sanitising`): what an organisation writes can format an email, not
+run or load anything.
 
 Every problem with a template is a :class:`TemplatePartProblem` naming ``subject``, ``text``
 or ``html``: permanent, so a mail job should fail with ``template_error`` and not retry.
@@ -19,11 +20,11 @@ from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Final
 
-import css_inline
 import structlog
 
 from shared.emails.builtin import builtin_template_set
 from shared.emails.headers import unsafe_header_character
+from shared.emails.inlining import INLINER, inlined
 from shared.emails.locales import LOCALES, Locale
 from shared.emails.purposes import (
     Purpose,
@@ -31,14 +32,13 @@ from shared.emails.purposes import (
     require_context,
     sample_context,
 )
+from shared.emails.sanitising import sanitised
 from shared.emails.template_set import Part, TemplatePartProblem, TemplateSet
-from shared.templates.sandbox import CheckedTemplate, TemplateProblem, check, render, trusted
+from shared.templates.sandbox import CheckedTemplate, TemplateProblem, check, render
 
 log = structlog.get_logger(__name__)
 
 MAX_SUBJECT_CHARS: Final = 255
-
-_INLINER: Final = css_inline.CSSInliner(load_remote_stylesheets=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +84,10 @@ def _check_set(purpose: Purpose, templates: TemplateSet) -> _CheckedSet:
 def _builtin(purpose: Purpose, locale: Locale) -> _CheckedSet:
     """The built-in set, checked like an organisation's, with its CSS inlined into the
     HTML template once instead of into every email (tests hold that the emails come out
-    the same), rendered without a deadline."""
+    the same)."""
     sources = builtin_template_set(purpose, locale)
-    checked = _check_set(purpose, replace(sources, html=_INLINER.inline(sources.html)))
-    return _CheckedSet(
-        trusted(checked.subject), trusted(checked.text), trusted(checked.html), css_inlined=True
-    )
+    checked = _check_set(purpose, replace(sources, html=INLINER.inline(sources.html)))
+    return replace(checked, css_inlined=True)
 
 
 def _render_part(part: Part, template: CheckedTemplate, context: Mapping[str, object]) -> str:
@@ -126,16 +124,11 @@ def _render_subject(template: CheckedTemplate, context: Mapping[str, object]) ->
     return subject
 
 
-def _render_html(
-    template: CheckedTemplate, context: Mapping[str, object], *, css_inlined: bool
-) -> str:
-    html = _render_part("html", template, context)
-    if css_inlined:
+def _render_html(templates: _CheckedSet, context: Mapping[str, object], locale: Locale) -> str:
+    html = _render_part("html", templates.html, context)
+    if templates.css_inlined:  # werving's own
         return html
-    try:
-        return _INLINER.inline(html)
-    except css_inline.InlineError as exc:
-        raise TemplatePartProblem("html", f"the CSS could not be inlined: {exc}") from None
+    return sanitised(inlined(html), lang=locale)
 
 
 def render_email(
@@ -160,7 +153,7 @@ def render_email(
     email = RenderedEmail(
         subject=_render_subject(templates.subject, values),
         text=_render_part("text", templates.text, values),
-        html=_render_html(templates.html, values, css_inlined=templates.css_inlined),
+        html=_render_html(templates, values, locale),
     )
     log.debug(
         "mail.rendered",

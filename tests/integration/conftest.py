@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -88,8 +89,11 @@ def sink() -> Iterator[tuple[Sink, int]]:
 
 
 @pytest.fixture
-def mail_pipeline(env: dict[str, str], sink: tuple[Sink, int], tmp_path: Path) -> Iterator[None]:
-    """The scheduler and a mail worker that sends to ``sink``."""
+def mail_pipeline(
+    env: dict[str, str], sink: tuple[Sink, int], tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The scheduler and a mail worker that sends to ``sink`` (its Dramatiq main process;
+    it logs to ``tmp_path / "mail_worker.log"``)."""
     mail_env = {**env, "WERVING_SMTP_PORT": str(sink[1])}
     mail_worker = [
         str(BIN / "dramatiq"),
@@ -103,9 +107,9 @@ def mail_pipeline(env: dict[str, str], sink: tuple[Sink, int], tmp_path: Path) -
     ]
     with (
         running(werving("scheduler"), env=env, log_path=tmp_path / "scheduler.log"),
-        running(mail_worker, env=mail_env, log_path=tmp_path / "mail_worker.log"),
+        running(mail_worker, env=mail_env, log_path=tmp_path / "mail_worker.log") as worker,
     ):
-        yield
+        yield worker
 
 
 # -- S3 (moto's server) ----------------------------------------------------------------

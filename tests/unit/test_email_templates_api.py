@@ -370,7 +370,7 @@ def test_a_preview_renders_the_posted_templates_with_sample_data_and_sends_nothi
     preview = response.json()
     assert preview["subject"] == "Bedankt, Sanne"
     assert preview["text"].startswith("Beste Sanne de Vries,\n\nWe lezen je brief voor Verpleeg")
-    assert '<p style="color: #123456;">Beste Sanne de Vries</p>' in preview["html"]
+    assert '<p style="color:#123456">Beste Sanne de Vries</p>' in preview["html"]
     # And nothing was saved, queued or sent
     for model in (EmailTemplate, ScheduledJob, OutboxMessage, OutboundEmail):
         assert _count(db, model) == 0, model.__name__

@@ -67,6 +67,38 @@ def test_an_ad_hoc_email_goes_to_its_cc_and_bcc_without_showing_the_bcc(
     assert html is not None and "passport.<br>Thanks!" in html.get_content()
 
 
+def test_an_ad_hoc_emails_html_reaches_the_smtp_server_sanitised(
+    db: Database, tenant: Tenant
+) -> None:
+    # Given a send_email whose HTML would run a script, frame, load and phone home
+    application = _application(db, tenant)
+    run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "send_email",
+            "application_id": str(application),
+            "subject": "Your interview",
+            "html": '<p>See you <b>Monday</b>, <a href="https://jobs.example/i/1">details</a>.</p>'
+            '<script>alert(1)</script><img src="https://tracker.example/p.gif" onerror="x()">'
+            '<iframe src="https://evil.example"></iframe><a href="javascript:steal()">win</a>'
+            '<p style="color: #112233; background-image: url(https://tracker.example/b.png)">',
+        },
+    )
+
+    # When it is delivered
+    html = parsed(deliver_due_mail(db).received[0]).get_body(("html",))
+
+    # Then what reaches the server keeps the formatting and the link, and nothing else
+    assert html is not None
+    content = html.get_content()
+    for gone in ("<script", "alert(1)", "tracker.example", "<iframe", "javascript:", "onerror"):
+        assert gone not in content
+    assert "<b>Monday</b>" in content
+    assert '<a href="https://jobs.example/i/1" rel="noopener noreferrer">details</a>' in content
+    assert '<p style="color:#112233">' in content
+
+
 def test_a_plain_forward_names_the_applicant(db: Database, tenant: Tenant) -> None:
     application = _application(db, tenant)
     run(

@@ -7,7 +7,6 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -15,7 +14,6 @@ from services.mail_worker.jobs import deliver_mail_job
 from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
 from shared.db.models import EmailTemplate, OutboundEmail, OutboxMessage
-from shared.errors import PermanentError
 from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
 from tests.conftest import Tenant, make_tenant
@@ -104,7 +102,7 @@ def test_a_saved_template_is_what_the_mail_job_sends_with_the_real_values(
     subject, text, html = _parts(raw)
     assert subject == "Dank je, Ann: Nurse"
     assert text == "Hoi Ann, je brief voor Nurse is binnen.\nGroet, Acme\n"
-    assert '<p class="hi" style="font-weight: bold;">Hoi Ann</p>' in html
+    assert '<p class="hi" style="font-weight:bold">Hoi Ann</p>' in html
     # And nothing of the built-in receipt went along
     assert "ontvangen" not in (subject + text).lower()
 
@@ -146,7 +144,7 @@ def test_an_applicant_without_a_locale_gets_the_template_of_the_organisations_la
     assert subject == "Thanks, Ann"
 
 
-def test_a_broken_saved_template_fails_the_job_for_good_and_sends_nothing(
+def test_a_broken_saved_template_records_the_email_as_failed_and_tells_and_sends_nothing(
     db: Database, tenant: Tenant
 ) -> None:
     # Given a saved receipt that no longer renders (written past the API's checks)
@@ -164,14 +162,24 @@ def test_a_broken_saved_template_fails_the_job_for_good_and_sends_nothing(
         )
     task = _register_with_receipt(db, tenant, "nl")
 
-    # When the mail job is delivered
-    with pytest.raises(PermanentError) as failed:
-        _deliver(db, task)
+    # When the mail job is delivered, twice (as a redelivery would)
+    sink = _deliver(db, task)
+    _deliver(db, task)
 
-    # Then it fails permanently (no retry), saying which template, part and line
-    assert str(failed.value).startswith(
-        "template_error: receipt/nl organisation template v3: text: line 2: "
-    )
-    # And no email was composed, so none was sent
+    # Then nothing was sent, and the job is settled: no error for a retry to repeat
+    assert sink.received == []
+    # And its email is recorded once, failed, saying which template, part and line
     with db.transaction() as session:
-        assert session.scalars(select(OutboundEmail)).all() == []
+        [email] = session.scalars(select(OutboundEmail)).all()
+        assert (email.state, email.attempts, email.recipient) == ("failed", 0, "ann@example.org")
+        assert email.smtp_reply is not None
+        assert email.smtp_reply.startswith(
+            "template_error: receipt/nl organisation template v3: text: line 2: "
+        )
+        # And subscribers hear of it once: email.failed, ids and purpose only
+        [told] = session.scalars(
+            select(OutboxMessage.payload).where(OutboxMessage.destination == "email.failed")
+        ).all()
+    assert told["email_id"] == str(email.id)
+    assert (told["purpose"], told["state"]) == ("receipt", "failed")
+    assert "Ann" not in str(told)

@@ -14,9 +14,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from shared.db.database import Database
-from shared.db.models import OutboundEmail, OutboxMessage, PanelRating, PanelReview
+from shared.db.models import (
+    EmailTemplate,
+    OutboundEmail,
+    OutboxMessage,
+    PanelRating,
+    PanelReview,
+    PanelReviewer,
+)
 from shared.statuses import ApplicationStatus
 from tests.conftest import Tenant, make_tenant
+from tests.mailbox import deliver_due_mail
 from tests.read_rows import every_value
 from tests.reviews import invitation_links, request_review
 from tests.seeds import seed_application, seed_reference
@@ -353,3 +361,56 @@ def test_a_review_of_two_vacancies_or_another_organisations_application_is_refus
 
     assert [o.outcome_code for o in outcomes] == ["mixed_vacancies", "not_found"]
     assert str(foreign) in (outcomes[1].outcome_message or "")
+
+
+def test_an_invitation_whose_template_fails_is_recorded_as_failed_and_mints_no_link(
+    db: Database, tenant: Tenant
+) -> None:
+    # Given the organisation's invitation template, which builds too much for real names
+    with db.transaction() as session:
+        session.add(
+            EmailTemplate(
+                organisation_id=tenant.organisation_id,
+                purpose="panel_review_invitation",
+                locale="nl",
+                subject="Beoordeling {{ vacancy_title }}",
+                text="{{ review_link }} {% if reviewer_name != 'Mark Jansen' %}"
+                "{{ reviewer_name * 100000 }}{% endif %}",
+                html="<p>{{ review_link }}</p>",
+            )
+        )
+    ref = seed_reference(db, tenant.organisation_id)
+    applications = [
+        str(seed_application(db, tenant.organisation_id, ref.vacancy_id, status))
+        for status in (ApplicationStatus.RECEIVED, ApplicationStatus.INTERVIEW)
+    ]
+
+    # When a review is requested and its invitations are delivered
+    run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "request_panel_review",
+            "application_ids": applications,
+            "reviewers": [{"email": MARK, "name": "Mark", "kind": "internal"}],
+        },
+    )
+    sink = deliver_due_mail(db)
+
+    # Then nothing is sent, the email is failed with the template's problem, and told
+    assert sink.received == []
+    with db.transaction() as session:
+        [email] = session.scalars(select(OutboundEmail)).all()
+        [reviewer] = session.scalars(select(PanelReviewer)).all()
+        told = session.scalars(
+            select(OutboxMessage.payload).where(OutboxMessage.destination == "email.failed")
+        ).all()
+        assert (email.state, email.recipient, email.application_id) == ("failed", MARK, None)
+        assert email.smtp_reply is not None
+        assert email.smtp_reply.startswith(
+            "template_error: panel_review_invitation/nl organisation template v1: text: line 1:"
+            " the '*' operator would build a text of more than 100000 characters"
+        )
+        # And the reviewer got no link: the one minted for the email was rolled back
+        assert (reviewer.token_hash, reviewer.invited_at) == (None, None)
+    assert [payload["email_id"] for payload in told] == [str(email.id)]

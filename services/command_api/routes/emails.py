@@ -29,7 +29,11 @@ class EmailView(BaseModel):
     recipient: str
     message_id: str
     attempts: int
-    smtp_reply: str | None
+    smtp_reply: str | None = Field(
+        description="The SMTP server's last reply; for a `failed` email that could not be"
+        " composed, why: `template_error: <purpose>/<locale> <which template>: <part>: line"
+        " <n>: <problem>`."
+    )
     created_at: datetime
     sent_at: datetime | None
 
