@@ -270,10 +270,28 @@ class CommandIngress:
                         message_id=message_id,
                         dead_letter_id=letter.id,
                     )
+        except (OperationalError, InterfaceError) as exc:
+            log.warning("ingress.database_unavailable", error=type(exc).__name__)
+            return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
+        except SQLAlchemyError as exc:
+            # Something of this message cannot be stored: keep the body alone, or it
+            # would come back for ever.
+            log.error("ingress.dead_letter_not_storable", error=type(exc).__name__)
+            return self._bare_dead_letter(body, f"{reason!a}", type(exc).__name__)
+        log.warning("ingress.dead_lettered", reason=reason, message_id=message_id)
+        return IngressOutcome(Verdict.DEAD_LETTERED, reason)
+
+    def _bare_dead_letter(self, body: bytes, reason: str, error: str) -> IngressOutcome:
+        """The body as a dead letter with an ASCII reason, nothing else of the message."""
+        reason = f"{reason} (its refusal could not be stored: {error})"
+        try:
+            with self._db.transaction() as session:
+                record_dead_letter(
+                    session, source="ingress", queue=self._queue, reason=reason, body=body
+                )
         except SQLAlchemyError as exc:
             log.warning("ingress.database_unavailable", error=type(exc).__name__)
             return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
-        log.warning("ingress.dead_lettered", reason=reason, message_id=message_id)
         return IngressOutcome(Verdict.DEAD_LETTERED, reason)
 
     def consume(self, broker_url: str, stop: threading.Event, *, prefetch: int = 50) -> None:

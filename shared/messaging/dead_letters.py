@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from shared.db.models import DeadLetter
 from shared.ids import new_id
+from shared.storable_text import printable
 
 ERASED_BODY: Final = json.dumps({"erased": True})
 # What is kept of a larger body: enough to see what it was. The reason states its size.
@@ -53,9 +54,9 @@ def record_dead_letter(
 
 
 def _storable_text(text: str, limit: int) -> str:
-    """``text`` cut to ``limit``, NUL shown escaped: a hostile message's field names and
-    ids end up in these columns, and PostgreSQL text cannot hold NUL."""
-    return text.replace("\x00", "\\x00")[:limit]
+    """``text`` cut to ``limit``, what PostgreSQL cannot store shown escaped: a hostile
+    message's field names and ids end up in these columns."""
+    return printable(text)[:limit]
 
 
 def _first_bytes(raw: bytes, limit: int) -> bytes:

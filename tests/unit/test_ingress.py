@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 
 from services.command_api import ingress as ingress_module
 from services.command_api.idempotency import KeyInProgress
@@ -167,6 +168,32 @@ def test_an_unexpected_exception_dead_letters_only_that_message(
     # Then the first is a dead letter with the exception's type, the next is accepted
     assert [o.verdict for o in outcomes] == [Verdict.DEAD_LETTERED, Verdict.ACCEPTED]
     assert outcomes[0].reason == "unexpected error: ZeroDivisionError"
+
+
+def test_a_refusal_that_cannot_be_stored_still_leaves_the_body_as_a_dead_letter(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a refusal record the database will not take (a value it cannot store)
+    tenant = make_tenant(db, amqp_user="hr-suite")
+    vacancy = open_vacancy(db, tenant.organisation_id)
+
+    def unstorable(session: Any, **kwargs: Any) -> None:
+        raise DataError("INSERT INTO command_refusals ...", None, ValueError("bad value"))
+
+    monkeypatch.setattr(ingress_module, "record_refusal", unstorable)
+    first = json.dumps({"idempotency_key": "k-1", "command": register_body(vacancy)}).encode()
+    second = json.dumps({"idempotency_key": "k-1", "command": register_body(vacancy)}).encode()
+    ingress = _ingress(db)
+    ingress.receive(Delivery(first, "hr-suite", "m-1"))
+    # When an envelope is refused (its key was used for another command)
+    outcome = ingress.receive(Delivery(second, "hr-suite", "m-2"))
+    # Then it is settled as a dead letter with its body, not sent back to come again
+    assert outcome.verdict is Verdict.DEAD_LETTERED
+    with db.transaction() as session:
+        letter = session.scalars(select(DeadLetter)).one()
+    assert letter.body == second.decode()
+    assert "could not be stored: DataError" in letter.reason
+    assert "already used for a different command" in letter.reason
 
 
 def test_a_message_redelivered_past_the_limit_is_dead_lettered_instead_of_run(
