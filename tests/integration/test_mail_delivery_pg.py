@@ -26,7 +26,8 @@ def test_an_email_sent_while_the_pool_lost_its_connections_is_still_recorded_sen
     # Given a worker's database (no pre-ping, as the mail worker runs) and a claimed email
     db = Database(postgres_url, pool_size=2, pre_ping=False)
     try:
-        email_id = stored_email(db, make_tenant(db).organisation_id)
+        organisation_id = make_tenant(db).organisation_id
+        email_id = stored_email(db, organisation_id)
         email = claim(db, email_id, lease=timedelta(minutes=5))
         assert email is not None
         # And the server dropped every connection of the pool meanwhile (a restart)
@@ -49,9 +50,13 @@ def test_an_email_sent_while_the_pool_lost_its_connections_is_still_recorded_sen
             row = session.get(OutboundEmail, email_id)
             assert row is not None
             assert (row.state, row.attempts, row.lease_until) == ("sent", 1, None)
-            # with its event written in the same statement, once
+            # with its event written in the same statement, once (the session's database
+            # also holds what other tests sent: only this organisation's events count)
             told = session.scalars(
-                select(OutboxMessage.payload).where(OutboxMessage.destination == "email.sent")
+                select(OutboxMessage.payload).where(
+                    OutboxMessage.destination == "email.sent",
+                    OutboxMessage.organisation_id == organisation_id,
+                )
             ).all()
             assert [(e["email_id"], e["purpose"]) for e in told] == [(str(email_id), "receipt")]
     finally:
