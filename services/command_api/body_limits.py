@@ -18,7 +18,7 @@ from services.command_api.problems import Problem, problem_response
 TOO_LARGE: Final = "Request body too large"
 MB: Final = 1024 * 1024
 DEFAULT_LIMITS: Final[Mapping[str, int]] = {
-    "": 5 * MB,  # commands, bulk of up to 500 commands, templates
+    "": 5 * MB,  # commands, bulk of up to 1,000 commands, templates
     "/v1/documents": 10 * MB + 64 * 1024,  # a CV of at most 10 MB
     "/v1/assets": 512 * 1024 + 64 * 1024,  # a logo of at most 512 KB
     "/review/": 256 * 1024,  # a reviewer's ratings and comments

@@ -90,3 +90,33 @@ def test_another_organisations_key_gets_404_for_application_and_command(
         ).status_code
         == 200
     )
+
+
+def test_a_bulk_under_the_longest_key_stores_and_finds_its_derived_keys(
+    pg: Database, api_url: str
+) -> None:
+    # Given an application and the longest key the contract allows (255 characters)
+    tenant = make_tenant(pg)
+    registered = httpx.post(
+        f"{api_url}/v1/commands",
+        json=register_body(open_vacancy(pg, tenant.organisation_id)),
+        headers={**tenant.headers, "Idempotency-Key": new_key()},
+    )
+    application_id = registered.json()["application_id"]
+    key = "k" * 255
+    # When a bulk request is sent under it
+    bulk = httpx.post(
+        f"{api_url}/v1/commands/bulk",
+        json={"application_ids": [application_id], "command": {"type": "save_application"}},
+        headers={**tenant.headers, "Idempotency-Key": key},
+    )
+    # Then its command is accepted under the derived key (292 characters), and found by it
+    assert bulk.status_code == 202, bulk.text
+    [item] = bulk.json()["items"]
+    assert item["idempotency_key"] == f"{key}/{application_id}"
+    found = httpx.get(
+        f"{api_url}/v1/commands",
+        params={"idempotency_key": item["idempotency_key"]},
+        headers=tenant.headers,
+    )
+    assert [c["command_id"] for c in found.json()] == [item["command_id"]]

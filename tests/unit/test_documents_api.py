@@ -76,6 +76,26 @@ def test_an_applications_contract_is_listed_and_downloaded_as_stored(
     assert 'filename="arbeidsovereenkomst-v1.pdf"' in downloaded.headers["content-disposition"]
 
 
+def test_a_document_whose_file_is_gone_answers_410_not_a_server_error(
+    client: TestClient,
+    db: Database,
+    tenant: Tenant,
+    storage: LocalDirectoryStorage,
+    renderer: Renderer,
+) -> None:
+    # Given a stored contract whose file was removed from the store behind werving's back
+    application_id = offered_application(db, tenant)
+    run(db, tenant.organisation_id, {**CONTRACT, "application_id": str(application_id)})
+    [document] = render_due_documents(db, storage, renderer)
+    storage.delete(document.storage_key)
+    # When it is downloaded
+    downloaded = client.get(f"/v1/documents/{document.id}", headers=tenant.headers)
+    # Then the client is told it is gone, as a problem
+    assert downloaded.status_code == 410
+    assert downloaded.headers["content-type"] == "application/problem+json"
+    assert "no longer stored" in downloaded.json()["detail"]
+
+
 def test_another_organisation_gets_404_for_the_documents_and_the_download(
     client: TestClient,
     db: Database,

@@ -28,6 +28,7 @@ from services.command_api.schemas import (
 )
 from shared.commands import AnyCommand
 from shared.db.models import CommandRecord, CommandRefusal
+from shared.db.models.commands import STORED_KEY_LENGTH
 
 router = APIRouter(prefix="/v1/commands", tags=["commands"])
 
@@ -82,7 +83,7 @@ def get_command(
 def find_commands(
     principal: Annotated[Principal, Depends(require(Scope.COMMANDS_READ))],
     db: DatabaseDep,
-    idempotency_key: Annotated[str, Query(min_length=1, max_length=255)],
+    idempotency_key: Annotated[str, Query(min_length=1, max_length=STORED_KEY_LENGTH)],
 ) -> list[CommandView | CommandRefusalView]:
     """What an idempotency key names, for AMQP publishers: the commands accepted under it
     (newest first, at most 10), then the envelopes the ingress refused under it

@@ -27,7 +27,7 @@ from services.command_api.deps import (
     require,
 )
 from services.command_api.idempotency import Response
-from services.command_api.problems import invalid_field, not_found
+from services.command_api.problems import ProblemError, invalid_field, not_found
 from services.command_api.responses import NOT_FOUND, problem
 from services.command_api.scoping import get_owned
 from services.command_api.writes import write_once
@@ -213,7 +213,11 @@ def list_application_documents(
 @router.get(
     "/v1/documents/{document_id}",
     response_class=HttpResponse,
-    responses={**_STORED, **NOT_FOUND},
+    responses={
+        **_STORED,
+        **NOT_FOUND,
+        410: problem("The document is known but its file is no longer stored"),
+    },
 )
 def download_document(
     document_id: UUID, principal: ReaderDep, db: DatabaseDep, storage: StorageDep
@@ -227,8 +231,14 @@ def download_document(
         )
         if document is None:
             raise not_found("document", document_id)
+    try:
+        data = storage.get(document.storage_key)
+    except DocumentMissing:
+        raise ProblemError(
+            410, "Gone", f"the file of document {document_id} is no longer stored"
+        ) from None
     return HttpResponse(
-        storage.get(document.storage_key),
+        data,
         media_type=document.content_type,
         headers={
             "Content-Disposition": f'attachment; filename="{document.filename}"',

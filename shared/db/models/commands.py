@@ -13,6 +13,10 @@ from shared.db.base import Base
 from shared.db.types import JSONDocument, UTCDateTime, utcnow
 from shared.ids import new_id
 
+# A stored key: the client's (at most 255 characters) or, for each command of a bulk
+# request, the one derived from it, ``<key>/<application id>`` (255 + 1 + 36).
+STORED_KEY_LENGTH = 292
+
 
 class CommandRecord(Base):
     __tablename__ = "commands"
@@ -21,7 +25,7 @@ class CommandRecord(Base):
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"))
     type: Mapped[str] = mapped_column(String(60))
-    idempotency_key: Mapped[str] = mapped_column(String(255))
+    idempotency_key: Mapped[str] = mapped_column(String(STORED_KEY_LENGTH))
     source: Mapped[str] = mapped_column(String(10))  # "http" | "amqp" | "cli"
     application_id: Mapped[UUID | None] = mapped_column(index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
@@ -44,7 +48,7 @@ class IdempotencyRecord(Base):
     __tablename__ = "idempotency_records"
 
     organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(STORED_KEY_LENGTH), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int]
     response_body: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
@@ -65,7 +69,7 @@ class CommandRefusal(Base):
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"))
-    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    idempotency_key: Mapped[str | None] = mapped_column(String(STORED_KEY_LENGTH))
     code: Mapped[str] = mapped_column(String(40))
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSONDocument)
     source: Mapped[str] = mapped_column(String(10))  # "amqp"
