@@ -195,3 +195,31 @@ def test_a_body_larger_than_the_endpoint_takes_is_refused_before_it_is_read(
 
     assert (huge.status_code, ratings.status_code, chunked.status_code) == (413, 413, 413)
     assert huge.json()["title"] == chunked.json()["title"] == "Request body too large"
+
+
+def test_the_uploaded_cv_listed_with_the_application_can_be_attached_to_an_email(
+    client: TestClient, db: Database, tenant: Tenant, storage: LocalDirectoryStorage
+) -> None:
+    # Given an application registered with an uploaded CV, listed among its documents
+    application_id = _register(db, tenant, _upload(client, tenant).json()["id"])
+    listed = client.get(f"/v1/applications/{application_id}/documents", headers=tenant.headers)
+    [cv_id] = [d["id"] for d in listed.json()["items"]]
+
+    # When the recruiter sends an email with that document attached
+    record = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "send_email",
+            "application_id": str(application_id),
+            "subject": "Your CV",
+            "text": "Attached, as you asked.",
+            "attachments": [cv_id],
+        },
+    )
+    sink = deliver_due_mail(db, documents=storage)
+
+    # Then the command succeeds and the email carries the CV
+    assert record.status == "succeeded", record.outcome_message
+    [attached] = list(parsed(sink.received[0]).iter_attachments())
+    assert (attached.get_filename(), attached.get_content()) == ("cv-canary.pdf", CV)
