@@ -84,8 +84,25 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("pika", "aiosmtpd", "mail.log"):
+    # WeasyPrint and fontTools tell every step of every PDF at INFO.
+    for noisy in ("pika", "aiosmtpd", "mail.log", "weasyprint", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, PathOnly) for f in access.filters):
+        access.addFilter(PathOnly())
+
+
+class PathOnly(logging.Filter):
+    """An access log line names the path, never the query string: a query can hold
+    personal data (a file name, an email address to look up) that would outlive its
+    erasure in the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn logs (client, method, path with query, HTTP version, status).
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], *args[3:])
+        return True
 
 
 class _CurrentStderr:

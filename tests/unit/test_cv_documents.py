@@ -35,9 +35,13 @@ def _upload(
 ) -> httpx.Response:
     response: httpx.Response = client.post(
         "/v1/documents",
-        params={"filename": filename},
         content=data,
-        headers={**tenant.headers, "Idempotency-Key": new_key(), "Content-Type": content_type},
+        headers={
+            **tenant.headers,
+            "Idempotency-Key": new_key(),
+            "Content-Type": content_type,
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        },
     )
     return response
 
@@ -73,6 +77,38 @@ def test_an_uploaded_cv_is_listed_with_the_application_that_names_it(
     assert downloaded.content == CV
 
 
+def test_the_file_name_may_still_come_in_the_query_but_not_twice_nor_not_at_all(
+    client: TestClient, tenant: Tenant
+) -> None:
+    # Given a CV upload with its name in the deprecated query parameter, in both places,
+    # or in neither
+    def upload(params: dict[str, str], headers: dict[str, str]) -> httpx.Response:
+        response: httpx.Response = client.post(
+            "/v1/documents",
+            params=params,
+            content=CV,
+            headers={
+                **tenant.headers,
+                "Idempotency-Key": new_key(),
+                "Content-Type": "application/pdf",
+                **headers,
+            },
+        )
+        return response
+
+    header = {"Content-Disposition": "attachment; filename=cv-old.pdf"}
+    # When each is sent
+    query_only = upload({"filename": "cv-old.pdf"}, {})
+    both = upload({"filename": "cv-old.pdf"}, header)
+    neither = upload({}, {})
+    # Then the query form still works, and the others are refused naming the header
+    assert (query_only.status_code, query_only.json()["filename"]) == (201, "cv-old.pdf")
+    assert [(r.status_code, r.json()["errors"][0]["field"]) for r in (both, neither)] == [
+        (422, "content-disposition"),
+        (422, "content-disposition"),
+    ]
+
+
 def test_registering_with_an_unknown_cv_is_refused(db: Database, tenant: Tenant) -> None:
     ref = seed_reference(db, tenant.organisation_id)
     missing = uuid.uuid4()
@@ -97,8 +133,8 @@ def test_registering_with_an_unknown_cv_is_refused(db: Database, tenant: Tenant)
     [
         (CV, "text/html", "cv.pdf", "content-type"),
         (b"<html>not a pdf</html>", "application/pdf", "cv.pdf", "body"),
-        (CV, "application/pdf", "../../etc/cv.pdf", "filename"),
-        (CV, "application/pdf", "cv.exe", "filename"),
+        (CV, "application/pdf", "../../etc/cv.pdf", "content-disposition"),
+        (CV, "application/pdf", "cv.exe", "content-disposition"),
         (CV + b"\0" * (10 * 1024 * 1024), "application/pdf", "cv.pdf", "body"),
     ],
 )
@@ -188,9 +224,13 @@ def test_a_body_larger_than_the_endpoint_takes_is_refused_before_it_is_read(
 
     chunked = client.post(
         "/v1/documents",
-        params={"filename": "cv.pdf"},
         content=streamed(),
-        headers={**tenant.headers, "Idempotency-Key": new_key(), "Content-Type": "application/pdf"},
+        headers={
+            **tenant.headers,
+            "Idempotency-Key": new_key(),
+            "Content-Type": "application/pdf",
+            "Content-Disposition": "attachment; filename=cv.pdf",
+        },
     )
 
     assert (huge.status_code, ratings.status_code, chunked.status_code) == (413, 413, 413)
