@@ -3,6 +3,7 @@ when asked (never in an anonymized forward), erased with the applicant."""
 
 from __future__ import annotations
 
+import json
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -11,9 +12,11 @@ from io import BytesIO
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from services.document_worker.pdf import Renderer
 from shared.db.database import Database
+from shared.db.models import IdempotencyRecord
 from shared.documents.storage import LocalDirectoryStorage
 from tests.conftest import Tenant
 from tests.documents import render_due_documents
@@ -192,6 +195,28 @@ def test_purging_the_last_application_erases_the_cv_and_its_file(
 
     assert client.get(uploaded["download"], headers=tenant.headers).status_code == 404
     assert list(storage.root.rglob("*.pdf")) == []
+
+
+def test_purging_erases_the_replayable_response_of_the_cv_upload(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
+    # Given an application registered with an uploaded CV, whose upload's response is kept
+    # for its idempotency key (file name, size, SHA-256)
+    uploaded = _upload(client, tenant).json()
+    application_id = _register(db, tenant, uploaded["id"])
+
+    def kept() -> list[str]:
+        with db.transaction() as session:
+            return [json.dumps(r.response_body) for r in session.scalars(select(IdempotencyRecord))]
+
+    assert [r for r in kept() if "cv-canary" in r]
+    # When the application is deleted and purged
+    for command in ("delete_application", "purge_application"):
+        body = {"type": command, "application_id": str(application_id)}
+        assert run(db, tenant.organisation_id, body).status == "succeeded"
+    # Then no idempotency record names the CV's name, id or SHA-256 any more
+    assert not [r for r in kept() if "cv-canary" in r or uploaded["id"] in r]
+    assert not [r for r in kept() if uploaded["sha256"] in r]
 
 
 def test_a_docx_must_be_a_word_document_not_just_any_zip(

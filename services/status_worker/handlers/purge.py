@@ -113,7 +113,18 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
         command_ids=own_commands,
         mentioning=[app_id, *job_ids, *([applicant_id] if applicant_erased else [])],
     )
-    storage_keys += _erase_unused_cvs(session, cvs)
+    erased_cvs, cv_keys = _erase_unused_cvs(session, cvs)
+    storage_keys += cv_keys
+    if erased_cvs:
+        # The upload's replayable response names the file, its size and SHA-256.
+        session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.organisation_id == ctx.organisation_id,
+                IdempotencyRecord.response_body["id"]
+                .as_string()
+                .in_([str(cv) for cv in erased_cvs]),
+            )
+        )
     if storage_keys:
         # The files go after the commit, by document_worker: a rollback here must not
         # have removed them already.
@@ -142,8 +153,9 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
     )
 
 
-def _erase_unused_cvs(session: Session, cvs: set[UUID | None]) -> list[str]:
-    """Delete the CV documents no remaining application or applicant names; their keys."""
+def _erase_unused_cvs(session: Session, cvs: set[UUID | None]) -> tuple[list[UUID], list[str]]:
+    """Delete the CV documents no remaining application or applicant names; their ids
+    and storage keys."""
     unused = [
         cv
         for cv in cvs
@@ -152,7 +164,7 @@ def _erase_unused_cvs(session: Session, cvs: set[UUID | None]) -> list[str]:
         and not session.scalar(select(Applicant.id).where(Applicant.cv_document_id == cv))
     ]
     if not unused:
-        return []
+        return [], []
     keys = list(session.scalars(select(Document.storage_key).where(Document.id.in_(unused))))
     session.execute(delete(Document).where(Document.id.in_(unused)))
-    return keys
+    return unused, keys

@@ -42,7 +42,8 @@ class IdempotencyRecord(Base):
     """The first response to an ``Idempotency-Key``, replayed for the same request.
 
     Keys are scoped per organisation and kept ``idempotency_retention_hours``.
-    Responses hold ids only, so the table holds no personal data.
+    Responses hold ids only, except a CV upload's, which names the file (its name, size
+    and SHA-256): purging the application erases that one with the CV.
     """
 
     __tablename__ = "idempotency_records"
