@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.status_worker.changes import load_for_change, schedule_document, target_status
 from services.status_worker.unit_of_work import CommandContext
 from shared.commands import PurgeApplication
+from shared.db.erasure import mark_erased
 from shared.db.models import (
     Applicant,
     Application,
@@ -43,6 +44,7 @@ ERASED = {"erased": True}
 def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplication) -> None:
     application = load_for_change(session, ctx, cmd)
     target_status(application, cmd.type)  # only a deleted application may be purged
+    mark_erased(session)
     app_id, applicant_id = application.id, application.applicant_id
     applicant = session.get(Applicant, applicant_id)
     cvs = {application.cv_document_id, applicant.cv_document_id if applicant else None} - {None}
