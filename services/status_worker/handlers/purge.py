@@ -2,7 +2,13 @@
 
 What stays is a PII-free trace: history rows (ids, statuses, who acted, when) with
 their free text erased, plus an ``application.purged`` row. The applicant goes too
-when no other application remains. Later commands on the id answer ``not_found``.
+when no other application remains (with the talent-pool consent). Later commands on
+the id answer ``not_found``.
+
+The scheduler's retention sweep sends the same command (source ``retention``): it
+purges an application that is not deleted, as long as the organisation's policy still
+says it is due when the purge runs (checked again here; ``not_due`` otherwise), and its
+event and history say ``retention``.
 """
 
 from __future__ import annotations
@@ -31,19 +37,27 @@ from shared.db.models import (
     PanelReviewCandidate,
     ScheduledJob,
     SetPasswordToken,
+    TalentPoolConsent,
 )
 from shared.documents.jobs import ERASE_FILES
+from shared.errors import RefusalCode, Refused
 from shared.events import ApplicationPurged
 from shared.ids import new_id
 from shared.messaging.dead_letters import erase_dead_letters
 from shared.messaging.outbox import publish_event
+from shared.retention.due import due_purges
+from shared.retention.policy import RETENTION_SOURCE, policy_of
 
 ERASED = {"erased": True}
 
 
 def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplication) -> None:
     application = load_for_change(session, ctx, cmd)
-    target_status(application, cmd.type)  # only a deleted application may be purged
+    by_retention = ctx.source == RETENTION_SOURCE
+    if by_retention:
+        _check_still_due(session, ctx, application)
+    else:
+        target_status(application, cmd.type)  # only a deleted application may be purged
     mark_erased(session)
     app_id, applicant_id = application.id, application.applicant_id
     applicant = session.get(Applicant, applicant_id)
@@ -106,6 +120,9 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
         session.execute(
             delete(CandidateAccount).where(CandidateAccount.applicant_id == applicant_id)
         )
+        session.execute(
+            delete(TalentPoolConsent).where(TalentPoolConsent.applicant_id == applicant_id)
+        )
         session.execute(delete(Applicant).where(Applicant.id == applicant_id))
     # Failed deliveries about it: an upstream message that could not be accepted, a job
     # that failed for good. Their bodies and reasons may name the applicant.
@@ -140,6 +157,7 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
             command_id=ctx.command_id,
             event_type="application.purged",
             actor=ctx.actor,
+            reason=RETENTION_SOURCE if by_retention else None,
             occurred_at=ctx.now,
         )
     )
@@ -151,8 +169,20 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
             application_id=app_id,
             command_id=ctx.command_id,
             applicant_erased=applicant_erased,
+            reason="retention" if by_retention else None,
         ),
     )
+
+
+def _check_still_due(session: Session, ctx: CommandContext, application: Application) -> None:
+    """Refuse a purge by retention that the policy no longer asks for (the application
+    moved on, the vacancy reopened, the consent was extended, the policy changed)."""
+    policy = policy_of(session, ctx.organisation_id)
+    if not due_purges(session, ctx.organisation_id, policy, ctx.now, application_id=application.id):
+        raise Refused(
+            RefusalCode.NOT_DUE,
+            f"application {application.id} is not due for purging under the retention policy",
+        )
 
 
 def _erase_unused_cvs(session: Session, cvs: set[UUID | None]) -> tuple[list[UUID], list[str]]:

@@ -26,7 +26,7 @@ class CommandRecord(Base):
     organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"))
     type: Mapped[str] = mapped_column(String(60))
     idempotency_key: Mapped[str] = mapped_column(String(STORED_KEY_LENGTH))
-    source: Mapped[str] = mapped_column(String(10))  # "http" | "amqp" | "cli"
+    source: Mapped[str] = mapped_column(String(10))  # "http" | "amqp" | "cli" | "retention"
     application_id: Mapped[UUID | None] = mapped_column(index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     status: Mapped[str] = mapped_column(String(20))

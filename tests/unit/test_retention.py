@@ -1,0 +1,193 @@
+"""AVG retention with a moving clock: rejected and withdrawn applications go N weeks
+after their vacancy closed, the talent pool when its consent lapses, hired never; the
+dry-run lists exactly what the sweep then purges."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from services.retention import sweep_retention
+from shared.db.database import Database
+from shared.db.models import Applicant, Application, ApplicationEvent, OutboxMessage
+from shared.db.types import utcnow
+from shared.retention.due import due_purges
+from shared.retention.policy import DEFAULT_POLICY
+from tests.conftest import Tenant
+from tests.retention import advance_clock, close_vacancy, run_retention_commands
+from tests.seeds import Reference, seed_reference
+from tests.workflow import run
+
+KEYS = timedelta(hours=48)
+
+
+def _apply(
+    db: Database, tenant: Tenant, vacancy: uuid.UUID, *steps: dict[str, object]
+) -> uuid.UUID:
+    registered = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "register_application",
+            "vacancy_id": str(vacancy),
+            "applicant": {"name": "Ann de Vries", "email": f"{uuid.uuid4().hex[:8]}@example.org"},
+        },
+    )
+    assert registered.application_id is not None
+    for step in steps:
+        record = run(
+            db, tenant.organisation_id, {**step, "application_id": str(registered.application_id)}
+        )
+        assert record.status == "succeeded", (step, record.outcome_message)
+    return registered.application_id
+
+
+def _reject(ref: Reference) -> dict[str, object]:
+    return {
+        "type": "reject_application",
+        "rejection_type": "by_company",
+        "reason_id": str(ref.reason_id),
+    }
+
+
+def _hire(ref: Reference) -> dict[str, object]:
+    return {
+        "type": "hire_applicant",
+        "position_id": str(ref.position_id),
+        "department_id": str(ref.department_id),
+        "start_date": "2027-02-01",
+    }
+
+
+def _preview(db: Database, tenant: Tenant) -> dict[uuid.UUID, str]:
+    with db.transaction() as session:
+        due = due_purges(session, tenant.organisation_id, DEFAULT_POLICY, utcnow())
+    return {d.application_id: d.reason for d in due}
+
+
+def _exists(db: Database, application_id: uuid.UUID) -> bool:
+    with db.transaction() as session:
+        return session.get(Application, application_id) is not None
+
+
+def test_ended_applications_go_four_weeks_after_the_vacancy_closed_and_hired_ones_stay(
+    db: Database, tenant: Tenant
+) -> None:
+    # Given a vacancy with a rejected, a withdrawn, a hired and a received application
+    ref = seed_reference(db, tenant.organisation_id)
+    rejected = _apply(db, tenant, ref.vacancy_id, _reject(ref))
+    withdrawn = _apply(db, tenant, ref.vacancy_id, {"type": "withdraw_application"})
+    hired = _apply(db, tenant, ref.vacancy_id, _hire(ref))
+    received = _apply(db, tenant, ref.vacancy_id)
+    # And one on a vacancy that stays open
+    open_rejected = _apply(db, tenant, ref.other_vacancy_id, _reject(ref))
+    close_vacancy(db, ref.vacancy_id)
+
+    # When three weeks and six days go by, nothing is due yet
+    advance_clock(db, days=27)
+    assert _preview(db, tenant) == {}
+    assert sweep_retention(db, key_retention=KEYS).purges == []
+
+    # When the fourth week is over
+    advance_clock(db, days=1.1)
+    preview = _preview(db, tenant)
+    swept = sweep_retention(db, key_retention=KEYS)
+    outcomes = run_retention_commands(db)
+
+    # Then the dry-run listed exactly the rejected and withdrawn ones, which the sweep purged
+    assert preview == {rejected: "application_ended", withdrawn: "application_ended"}
+    assert sorted(swept.purges) == sorted(preview)
+    assert [o.status for o in outcomes] == ["succeeded", "succeeded"]
+    assert [_exists(db, a) for a in (rejected, withdrawn, hired, received, open_rejected)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+    # And each purge is an application.purged event and history row that say retention
+    with db.transaction() as session:
+        events = [
+            p
+            for p in session.scalars(select(OutboxMessage.payload))
+            if p.get("event") == "application.purged"
+        ]
+        history = session.scalars(
+            select(ApplicationEvent.reason).where(
+                ApplicationEvent.event_type == "application.purged"
+            )
+        ).all()
+    assert sorted(e["application_id"] for e in events) == sorted(str(a) for a in preview)
+    assert {e["reason"] for e in events} == {"retention"} and set(history) == {"retention"}
+    # And a second sweep finds nothing more to do
+    assert sweep_retention(db, key_retention=KEYS).purges == []
+
+
+def test_a_purge_that_is_no_longer_due_when_it_runs_is_refused_not_done(
+    db: Database, tenant: Tenant
+) -> None:
+    # Given a rejected application whose purge the sweep accepted
+    ref = seed_reference(db, tenant.organisation_id)
+    rejected = _apply(db, tenant, ref.vacancy_id, _reject(ref))
+    close_vacancy(db, ref.vacancy_id)
+    advance_clock(db, days=29)
+    assert sweep_retention(db, key_retention=KEYS).purges == [rejected]
+    # When the vacancy is reopened before status_worker runs the purge
+    with db.transaction() as session:
+        from shared.db.models import Vacancy
+
+        vacancy = session.get(Vacancy, ref.vacancy_id)
+        assert vacancy is not None
+        vacancy.is_open, vacancy.closed_at = True, None
+    [outcome] = run_retention_commands(db)
+    # Then the purge is refused as not due, and the application is kept
+    assert (outcome.status, outcome.outcome_code) == ("rejected", "not_due")
+    assert _exists(db, rejected)
+
+
+def test_consent_keeps_the_talent_pool_until_it_lapses_then_the_applicant_goes(
+    db: Database, tenant: Tenant
+) -> None:
+    # Given an applicant saved to the talent pool, later rejected on another vacancy
+    ref = seed_reference(db, tenant.organisation_id)
+    saved = _apply(db, tenant, ref.vacancy_id, {"type": "save_application"})
+    with db.transaction() as session:
+        application = session.get(Application, saved)
+        assert application is not None
+        applicant_id = application.applicant_id
+    other = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "register_application",
+            "vacancy_id": str(ref.other_vacancy_id),
+            "applicant_id": str(applicant_id),
+        },
+    ).application_id
+    assert other is not None
+    assert (
+        run(db, tenant.organisation_id, {**_reject(ref), "application_id": str(other)}).status
+        == "succeeded"
+    )
+    close_vacancy(db, ref.other_vacancy_id)
+
+    # When the rejection is more than four weeks old, the consent keeps both
+    advance_clock(db, days=60)
+    assert _preview(db, tenant) == {}
+    # When the consent is within 30 days of its end, the applicant is asked once
+    advance_clock(db, days=300)
+    first, second = (sweep_retention(db, key_retention=KEYS) for _ in range(2))
+    assert (first.reminders, first.purges) == ([applicant_id], [])
+    assert second.reminders == []
+    # When the twelve months are over without an answer
+    advance_clock(db, days=10)
+    preview = _preview(db, tenant)
+    swept = sweep_retention(db, key_retention=KEYS)
+    run_retention_commands(db)
+    # Then both applications go, and the applicant with them
+    assert preview == {saved: "consent_lapsed", other: "consent_lapsed"}
+    assert sorted(swept.purges) == sorted(preview)
+    with db.transaction() as session:
+        assert session.get(Applicant, applicant_id) is None
