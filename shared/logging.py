@@ -22,9 +22,10 @@ _SECRET_KEY = re.compile(
 )
 # Userinfo in URLs (amqp://user:password@host) is a secret too.
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-# Links that are credentials by themselves: a reviewer's page, a set-password token, a
-# signed interview answer (access logs print the path of every request).
-_SECRET_IN_URL = re.compile(r"(?P<keep>/review/|[?&](?:token|sig)=)[^/?&#\s\"']+")
+# Links that are credentials by themselves: a reviewer's page, a talent-pool consent
+# link, a set-password token, a signed interview answer (access logs print the path of
+# every request).
+_SECRET_IN_URL = re.compile(r"(?P<keep>/review/|/talent-pool/|[?&](?:token|sig)=)[^/?&#\s\"']+")
 
 
 def redact(value: Any, key: str | None = None) -> Any:

@@ -23,6 +23,7 @@ from services.command_api.routes import (
     panel_reviews,
     reference,
     review_page,
+    talent_pool,
     vacancies,
 )
 from services.command_api.storable_input import refuse_unstorable_input
@@ -82,4 +83,5 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.include_router(candidate_auth.router)
     app.include_router(interview_responses.router)
     app.include_router(review_page.router)
+    app.include_router(talent_pool.router)
     return app

@@ -4,18 +4,27 @@ dry-run lists exactly what the sweep then purges."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from services.retention import sweep_retention
 from shared.db.database import Database
-from shared.db.models import Applicant, Application, ApplicationEvent, OutboxMessage
+from shared.db.models import (
+    Applicant,
+    Application,
+    ApplicationEvent,
+    OutboxMessage,
+    TalentPoolConsent,
+)
 from shared.db.types import utcnow
 from shared.retention.due import due_purges
 from shared.retention.policy import DEFAULT_POLICY
 from tests.conftest import Tenant
+from tests.mailbox import deliver_due_mail, parsed
 from tests.retention import advance_clock, close_vacancy, run_retention_commands
 from tests.seeds import Reference, seed_reference
 from tests.workflow import run
@@ -191,3 +200,73 @@ def test_consent_keeps_the_talent_pool_until_it_lapses_then_the_applicant_goes(
     assert sorted(swept.purges) == sorted(preview)
     with db.transaction() as session:
         assert session.get(Applicant, applicant_id) is None
+
+
+def _applicant_of(db: Database, application_id: uuid.UUID) -> uuid.UUID:
+    with db.transaction() as session:
+        application = session.get(Application, application_id)
+        assert application is not None
+        return application.applicant_id
+
+
+def test_a_year_of_retention_extended_through_the_link_lapsed_rejected_and_hired(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
+    # Given a closed vacancy with a rejected and a hired application, and two applicants
+    # saved to the talent pool (so with consent for 12 months)
+    ref = seed_reference(db, tenant.organisation_id)
+    rejected = _apply(db, tenant, ref.vacancy_id, _reject(ref))
+    hired = _apply(db, tenant, ref.vacancy_id, _hire(ref))
+    stays = _apply(db, tenant, ref.vacancy_id, {"type": "save_application"})
+    lapses = _apply(db, tenant, ref.vacancy_id, {"type": "save_application"})
+    close_vacancy(db, ref.vacancy_id)
+
+    # When four weeks and a day go by: the rejected application goes, as the dry-run said
+    advance_clock(db, days=29)
+    preview = _preview(db, tenant)
+    swept = sweep_retention(db, key_retention=KEYS)
+    run_retention_commands(db)
+    assert preview == {rejected: "application_ended"} and swept.purges == [rejected]
+    assert not _exists(db, rejected)
+
+    # When the consents are within 30 days of their end: each applicant is asked by email
+    advance_clock(db, days=310)
+    swept = sweep_retention(db, key_retention=KEYS)
+    sink = deliver_due_mail(db)
+    assert (sorted(swept.reminders), swept.purges) == (
+        sorted([_applicant_of(db, stays), _applicant_of(db, lapses)]),
+        [],
+    )
+    links = {
+        parsed(raw)["To"].addresses[0].addr_spec: re.findall(
+            r"http://\S+/talent-pool/[A-Za-z0-9_-]+", parsed(raw).get_body(("plain",)).get_content()
+        )[0]
+        for raw in sink.received
+    }
+    assert len(links) == 2
+    # And one of them opens the link and keeps their details
+    with db.transaction() as session:
+        stays_email = session.get(Applicant, _applicant_of(db, stays)).email  # type: ignore[union-attr]
+    path = links[stays_email].split("8000", 1)[1]
+    page = client.get(path)
+    extended = client.post(path)
+    assert page.status_code == 200 and '<form method="post">' in page.text
+    assert extended.status_code == 200 and "bewaart je gegevens" in extended.text
+    with db.transaction() as session:
+        consent = session.get(TalentPoolConsent, _applicant_of(db, stays))
+        assert consent is not None and consent.expires_at > utcnow() + timedelta(days=360)
+    assert client.post(path).status_code == 404  # the link is used up
+
+    # When the twelve months are over
+    advance_clock(db, days=30)
+    preview = _preview(db, tenant)
+    swept = sweep_retention(db, key_retention=KEYS)
+    outcomes = run_retention_commands(db)
+
+    # Then the dry-run listed exactly the lapsed applicant, whom the sweep purged, with
+    # the applicant; the extended one and the hired one stay
+    assert preview == {lapses: "consent_lapsed"} and swept.purges == [lapses]
+    assert [o.status for o in outcomes] == ["succeeded"]
+    assert [_exists(db, a) for a in (stays, lapses, hired)] == [True, False, True]
+    with db.transaction() as session:
+        assert session.get(Applicant, _applicant_of(db, stays)) is not None
