@@ -209,6 +209,16 @@ def _applicant_of(db: Database, application_id: uuid.UUID) -> uuid.UUID:
         return application.applicant_id
 
 
+def _addressee(raw: bytes) -> str:
+    return str(parsed(raw)["To"].addresses[0].addr_spec)
+
+
+def _link(raw: bytes) -> str:
+    text = parsed(raw).get_body(("plain",))
+    assert text is not None
+    return str(re.findall(r"http://\S+/talent-pool/[A-Za-z0-9_-]+", text.get_content())[0])
+
+
 def test_a_year_of_retention_extended_through_the_link_lapsed_rejected_and_hired(
     client: TestClient, db: Database, tenant: Tenant
 ) -> None:
@@ -237,17 +247,13 @@ def test_a_year_of_retention_extended_through_the_link_lapsed_rejected_and_hired
         sorted([_applicant_of(db, stays), _applicant_of(db, lapses)]),
         [],
     )
-    links = {
-        parsed(raw)["To"].addresses[0].addr_spec: re.findall(
-            r"http://\S+/talent-pool/[A-Za-z0-9_-]+", parsed(raw).get_body(("plain",)).get_content()
-        )[0]
-        for raw in sink.received
-    }
+    links = {_addressee(raw): _link(raw) for raw in sink.received}
     assert len(links) == 2
     # And one of them opens the link and keeps their details
     with db.transaction() as session:
-        stays_email = session.get(Applicant, _applicant_of(db, stays)).email  # type: ignore[union-attr]
-    path = links[stays_email].split("8000", 1)[1]
+        applicant = session.get(Applicant, _applicant_of(db, stays))
+        assert applicant is not None
+    path = links[applicant.email].split("8000", 1)[1]
     page = client.get(path)
     extended = client.post(path)
     assert page.status_code == 200 and '<form method="post">' in page.text
