@@ -22,6 +22,7 @@ from services.command_api.routes import (
     interview_responses,
     panel_reviews,
     reference,
+    retention,
     review_page,
     talent_pool,
     vacancies,
@@ -77,6 +78,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         email_templates,
         document_templates,
         panel_reviews,
+        retention,
         health,
     ):
         app.include_router(module.router)

@@ -54,23 +54,27 @@ def consent_by_token(session: Session, token: str, now: datetime) -> TalentPoolC
 
 
 def due_reminders(
-    session: Session, organisation_id: UUID, policy: Policy, now: datetime, *, limit: int = 500
+    session: Session,
+    organisation_id: UUID,
+    policy: Policy,
+    now: datetime,
+    *,
+    limit: int = 500,
+    lock: bool = True,
 ) -> list[TalentPoolConsent]:
-    """Consents that end within ``reminder_days`` and were not asked about yet; locked,
-    skipping those another sweep holds."""
+    """Consents that end within ``reminder_days`` and were not asked about yet; with
+    ``lock``, locked, skipping those another sweep holds."""
     if not policy.enabled:
         return []
-    return list(
-        session.scalars(
-            select(TalentPoolConsent)
-            .where(
-                TalentPoolConsent.organisation_id == organisation_id,
-                TalentPoolConsent.reminded_at.is_(None),
-                TalentPoolConsent.expires_at > now,
-                TalentPoolConsent.expires_at <= now + timedelta(days=policy.reminder_days),
-            )
-            .order_by(TalentPoolConsent.expires_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    query = (
+        select(TalentPoolConsent)
+        .where(
+            TalentPoolConsent.organisation_id == organisation_id,
+            TalentPoolConsent.reminded_at.is_(None),
+            TalentPoolConsent.expires_at > now,
+            TalentPoolConsent.expires_at <= now + timedelta(days=policy.reminder_days),
         )
+        .order_by(TalentPoolConsent.expires_at)
+        .limit(limit)
     )
+    return list(session.scalars(query.with_for_update(skip_locked=True) if lock else query))
