@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 
 import dramatiq
@@ -24,6 +25,7 @@ from services.command_api.api_keys import ALL_SCOPES, create_api_key, create_org
 from services.command_api.app import create_app
 from services.mail_sink_page import mail_page_router
 from services.mail_worker.sink import forget_unknown_mail, start_sink
+from services.retention import run_retention
 from shared.db.database import Database
 from shared.db.migrate import upgrade
 from shared.db.models import Organisation, OutboundEmail, Vacancy
@@ -152,6 +154,17 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
         target=run_scheduler, args=(db, stop), name="scheduler", daemon=True
     )
     scheduler_thread.start()
+    retention_thread = threading.Thread(
+        target=run_retention,
+        args=(db, stop),
+        kwargs={
+            "key_retention": timedelta(hours=settings.idempotency_retention_hours),
+            "interval_s": settings.retention_sweep_interval_s,
+        },
+        name="retention",
+        daemon=True,
+    )
+    retention_thread.start()
     mail_dir = var_dir / "mail"
     sink = start_sink(mail_dir, port=smtp_port)
     sink_thread = threading.Thread(
@@ -182,6 +195,7 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
         relay_thread.join(timeout=5)
         scheduler_thread.join(timeout=5)
         sink_thread.join(timeout=5)
+        retention_thread.join(timeout=5)
         worker.stop()
         sink.stop()
         db.dispose()

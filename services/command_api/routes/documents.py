@@ -37,6 +37,7 @@ from shared.db.models import Application, Document
 from shared.db.types import utcnow
 from shared.documents.storage import DocumentMissing
 from shared.ids import new_id
+from shared.storable_text import UNSTORABLE_CODE, unstorable_reason
 
 router = APIRouter(tags=["documents"])
 ReaderDep = Annotated[Principal, Depends(require(Scope.DOCUMENTS_READ))]
@@ -137,6 +138,8 @@ def upload_cv(
     """Upload an applicant's CV (PDF or DOCX, at most 10 MB, checked by its bytes) before
     the `register_application` that names it as `cv_document_id`. Its file name goes in
     the `Content-Disposition` header (`attachment; filename="cv-ann.pdf"`)."""
+    if content_disposition and (reason := unstorable_reason(content_disposition)) is not None:
+        raise invalid_field("content-disposition", UNSTORABLE_CODE, reason)
     media_type = checked_cv(content_type, data)
     name = _filename(content_disposition, filename)
     digest = hashlib.sha256(data).hexdigest()
