@@ -78,10 +78,14 @@ def migrate() -> None:
 
 @app.command()
 def dev(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    smtp_port: int = 8025,
-    var_dir: Annotated[Path, typer.Option(help="Where the database and mail go.")] = Path("var"),
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the API, its docs and /dev/mail.")] = 8000,
+    smtp_port: Annotated[
+        int, typer.Option(help="Port of the local mail sink (on 127.0.0.1).")
+    ] = 8025,
+    var_dir: Annotated[
+        Path, typer.Option(help="Where the database, documents and caught mail go.")
+    ] = Path("var"),
 ) -> None:
     """Run everything in one process: SQLite, in-process broker, local mail sink."""
     from services.embedded import run_embedded
