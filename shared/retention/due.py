@@ -49,7 +49,8 @@ def due_purges(
     limit: int | None = None,
 ) -> list[DuePurge]:
     """The organisation's applications the policy says must be purged at ``now``, the
-    longest overdue first."""
+    longest overdue first; with ``limit``, that many of those unchanged the longest (the
+    sweep takes the rest in its next round)."""
     if not policy.enabled:
         return []
     cutoff = now - policy.keep_after_end
@@ -96,6 +97,8 @@ def due_purges(
     )
     if application_id is not None:
         query = query.where(Application.id == application_id)
+    if limit is not None:  # a bounded page, the longest unchanged first
+        query = query.order_by(Application.updated_at, Application.id).limit(limit)
     rows = session.execute(query).all()
     found = [
         DuePurge(
@@ -111,7 +114,7 @@ def due_purges(
         for row in rows
     ]
     found.sort(key=lambda due: (due.due_since, due.application_id))
-    return found[:limit] if limit is not None else found
+    return found
 
 
 def _due_since(
