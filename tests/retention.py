@@ -15,6 +15,7 @@ from sqlalchemy import select
 from services.status_worker.unit_of_work import run_command
 from shared.db.database import Database
 from shared.db.models import Application, CommandRecord, TalentPoolConsent, Vacancy
+from shared.db.types import utcnow
 from tests.workflow import HANDLERS, task_message
 
 AGED = {
@@ -36,8 +37,7 @@ def advance_clock(db: Database, *, days: float) -> None:
 
 
 def close_vacancy(db: Database, vacancy_id: uuid.UUID) -> None:
-    from shared.db.types import utcnow
-
+    """Closed now, as POST /v1/vacancies/{id}/close closes it."""
     with db.transaction() as session:
         vacancy = session.get(Vacancy, vacancy_id)
         assert vacancy is not None

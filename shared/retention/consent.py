@@ -19,7 +19,7 @@ def give_consent(
 ) -> TalentPoolConsent:
     """The applicant's consent, given now for the policy's months unless one runs."""
     consent = session.get(TalentPoolConsent, applicant_id, with_for_update=True)
-    if consent is not None and consent.organisation_id == organisation_id:
+    if consent is not None:  # the applicant is the organisation's (the caller's lock)
         if consent.expires_at > now:
             return consent
         session.delete(consent)  # lapsed (the sweep had not got to it): a new one

@@ -20,6 +20,7 @@ from shared.db.models import (
     OutboundEmail,
     OutboxMessage,
     TalentPoolConsent,
+    Vacancy,
 )
 from shared.db.types import utcnow
 from shared.retention.due import due_purges
@@ -146,8 +147,6 @@ def test_a_purge_that_is_no_longer_due_when_it_runs_is_refused_not_done(
     assert sweep_retention(db, key_retention=KEYS).purges == [rejected]
     # When the vacancy is reopened before status_worker runs the purge
     with db.transaction() as session:
-        from shared.db.models import Vacancy
-
         vacancy = session.get(Vacancy, ref.vacancy_id)
         assert vacancy is not None
         vacancy.is_open, vacancy.closed_at = True, None
