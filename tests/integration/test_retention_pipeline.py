@@ -5,6 +5,7 @@ processes' access and application logs, the idempotency records or the dead lett
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from shared.db.models import Application, ApplicationEvent, DeadLetter, Idempote
 from shared.messaging.dead_letters import record_dead_letter
 from tests.conftest import Tenant, make_tenant
 from tests.factories import new_key
+from tests.mailbox import parsed
 from tests.processes import BIN, run_over_http, running, service_env, wait_until
 from tests.retention import advance_clock
 from tests.seeds import seed_reference
@@ -208,3 +210,69 @@ def test_retention_purges_a_rejected_applicant_and_leaves_no_trace_anywhere(
     logs = {path.name: _traces(path.read_bytes()) for path in tmp_path.glob("*.log")}
     assert "api.log" in logs and "status_worker.log" in logs and "scheduler.log" in logs
     assert {name: found for name, found in logs.items() if found} == {}
+
+
+@pytest.mark.usefixtures("relay_process", "worker_process", "mail_pipeline")
+def test_talent_pool_consent_is_asked_by_email_extended_through_its_link_or_left_to_lapse(
+    pg: Database, postgres_url: str, api_url: str, sink: tuple[Sink, int]
+) -> None:
+    # Given two applicants saved to the talent pool (so with consent for 12 months)
+    tenant = make_tenant(pg)
+    ref = seed_reference(pg, tenant.organisation_id)
+    saved = {}
+    for name in ("Eva Blijft", "Kanarie Zangvogelaar"):
+        email = name.lower().replace(" ", ".") + "@example.org"
+        application = str(
+            run_over_http(
+                api_url,
+                tenant.headers,
+                {
+                    "type": "register_application",
+                    "vacancy_id": str(ref.vacancy_id),
+                    "applicant": {"name": name, "email": email},
+                },
+            )["application_id"]
+        )
+        run_over_http(
+            api_url, tenant.headers, {"type": "save_application", "application_id": application}
+        )
+        saved[email] = application
+    stays, lapses = saved.values()
+
+    # When eleven months and a week go by, the scheduler emails each a link
+    advance_clock(pg, days=340)
+    wait_until(lambda: len(sink[0].received) == 2, timeout_s=60, what="the two reminders")
+    links = {}
+    for raw in sink[0].received:
+        message = parsed(raw)
+        text = message.get_body(("plain",))
+        assert text is not None
+        [link] = re.findall(r"https?://\S+(/talent-pool/[A-Za-z0-9_-]+)", text.get_content())
+        links[message["To"].addresses[0].addr_spec] = api_url + link
+    # And one of them opens theirs and keeps their details
+    stays_link = links["eva.blijft@example.org"]
+    page = httpx.get(stays_link)
+    extended = httpx.post(stays_link)
+    assert page.status_code == 200 and "<form" in page.text
+    assert extended.status_code == 200
+
+    # When the twelve months are over
+    advance_clock(pg, days=30)
+    lapsed = f"{api_url}/v1/applications/{lapses}"
+    wait_until(
+        lambda: httpx.get(lapsed, headers=tenant.headers).status_code == 404,
+        timeout_s=60,
+        what="the scheduler to purge the lapsed consent",
+    )
+
+    # Then the lapsed applicant is gone, by retention, and the extended one is kept
+    kept = httpx.get(f"{api_url}/v1/applications/{stays}", headers=tenant.headers)
+    assert kept.status_code == 200
+    with pg.transaction() as session:
+        purged = session.scalars(
+            select(ApplicationEvent.reason).where(
+                ApplicationEvent.event_type == "application.purged"
+            )
+        ).all()
+    assert purged == ["retention"]
+    assert _traces(_pg_dump(postgres_url)) == []
