@@ -279,3 +279,32 @@ def test_a_year_of_retention_extended_through_the_link_lapsed_rejected_and_hired
     assert [_exists(db, a) for a in (stays, lapses, hired)] == [True, False, True]
     with db.transaction() as session:
         assert session.get(Applicant, _applicant_of(db, stays)) is not None
+
+
+def test_an_applicant_kept_by_an_active_application_leaves_the_pool_when_consent_lapses(
+    db: Database, tenant: Tenant
+) -> None:
+    # Given an applicant saved to the talent pool on one vacancy, and applying on another
+    ref = seed_reference(db, tenant.organisation_id)
+    saved = _apply(db, tenant, ref.vacancy_id, {"type": "save_application"})
+    applicant_id = _applicant_of(db, saved)
+    active = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "register_application",
+            "vacancy_id": str(ref.other_vacancy_id),
+            "applicant_id": str(applicant_id),
+        },
+    ).application_id
+    assert active is not None
+    # When the consent lapses without an answer and the sweep runs
+    advance_clock(db, days=370)
+    swept = sweep_retention(db, key_retention=KEYS)
+    run_retention_commands(db)
+    # Then the saved application goes, the active one and the applicant stay, out of the pool
+    assert swept.purges == [saved]
+    assert [_exists(db, a) for a in (saved, active)] == [False, True]
+    with db.transaction() as session:
+        applicant = session.get(Applicant, applicant_id)
+        assert applicant is not None and applicant.in_talent_pool is False

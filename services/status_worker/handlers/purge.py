@@ -124,6 +124,8 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
             delete(TalentPoolConsent).where(TalentPoolConsent.applicant_id == applicant_id)
         )
         session.execute(delete(Applicant).where(Applicant.id == applicant_id))
+    elif by_retention and applicant is not None:
+        _leave_lapsed_pool(session, applicant, ctx)
     # Failed deliveries about it: an upstream message that could not be accepted, a job
     # that failed for good. Their bodies and reasons may name the applicant.
     erase_dead_letters(
@@ -183,6 +185,15 @@ def _check_still_due(session: Session, ctx: CommandContext, application: Applica
             RefusalCode.NOT_DUE,
             f"application {application.id} is not due for purging under the retention policy",
         )
+
+
+def _leave_lapsed_pool(session: Session, applicant: Applicant, ctx: CommandContext) -> None:
+    """An applicant kept by another application (an active one, say) whose consent lapsed
+    is no longer in the talent pool. The lapsed consent stays, so the applicant's other
+    pooled applications are still due, until the applicant is erased or saved again."""
+    consent = session.get(TalentPoolConsent, applicant.id)
+    if consent is not None and consent.expires_at <= ctx.now:
+        applicant.in_talent_pool = False
 
 
 def _erase_unused_cvs(session: Session, cvs: set[UUID | None]) -> tuple[list[UUID], list[str]]:
