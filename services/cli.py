@@ -17,9 +17,11 @@ app = typer.Typer(help="werving: recruiter actions as commands.", no_args_is_hel
 org_app = typer.Typer(help="Organisations (tenants).", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
 deadletters_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
+retention_app = typer.Typer(help="AVG retention: what the policy purges.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(deadletters_app, name="deadletters")
+app.add_typer(retention_app, name="retention")
 
 
 def _configure_logging() -> None:
@@ -76,10 +78,14 @@ def migrate() -> None:
 
 @app.command()
 def dev(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    smtp_port: int = 8025,
-    var_dir: Annotated[Path, typer.Option(help="Where the database and mail go.")] = Path("var"),
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the API, its docs and /dev/mail.")] = 8000,
+    smtp_port: Annotated[
+        int, typer.Option(help="Port of the local mail sink (on 127.0.0.1).")
+    ] = 8025,
+    var_dir: Annotated[
+        Path, typer.Option(help="Where the database, documents and caught mail go.")
+    ] = Path("var"),
 ) -> None:
     """Run everything in one process: SQLite, in-process broker, local mail sink."""
     from services.embedded import run_embedded
@@ -470,6 +476,56 @@ def queues(
     for name, w in waiting.items():
         oldest = f", oldest {w.oldest_age.total_seconds():.1f} s ago" if w.oldest_age else ""
         typer.echo(f"{name}: {w.count}{oldest}")
+
+
+@retention_app.command("preview")
+def retention_preview(
+    org: Annotated[UUID, typer.Option(help="The organisation's id.")],
+    limit: Annotated[int, typer.Option(help="At most this many of each.", min=1)] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """The dry-run: what the scheduler's next retention sweep would purge for the
+    organisation, and why, and whom it would ask to extend their consent. Changes
+    nothing."""
+    from shared.db.database import Database
+    from shared.db.models import Organisation
+    from shared.db.types import utcnow
+    from shared.retention.preview import preview
+
+    with Database(get_settings().database_url).transaction() as session:
+        if session.get(Organisation, org) is None:
+            raise typer.BadParameter(f"organisation {org} not found", param_hint="--org")
+        found = preview(session, org, utcnow(), limit=limit)
+    policy = found.policy
+    rows: list[dict[str, str]] = [
+        {
+            "action": "purge",
+            "application_id": str(p.application_id),
+            "status": p.status + (" (deleted)" if p.deleted else ""),
+            "reason": str(p.reason),
+            "due_since": p.due_since.isoformat(),
+        }
+        for p in found.purges
+    ] + [
+        {
+            "action": "remind",
+            "applicant_id": str(r.applicant_id),
+            "consent_expires_at": r.consent_expires_at.isoformat(),
+        }
+        for r in found.reminders
+    ]
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    state = "enabled" if policy.enabled else "disabled"
+    typer.echo(
+        f"policy ({state}): purge {policy.purge_after_weeks} weeks after the procedure,"
+        f" consent {policy.consent_months} months, reminder {policy.reminder_days} days before"
+    )
+    for row in rows:
+        typer.echo("  ".join(str(v) for v in row.values()))
+    typer.echo(f"{len(found.purges)} to purge, {len(found.reminders)} to remind")
 
 
 @deadletters_app.command("list")

@@ -8,8 +8,12 @@ LISTEN/NOTIFY).
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import threading
+from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 
 import dramatiq
@@ -20,10 +24,11 @@ from sqlalchemy import select
 from services.command_api.api_keys import ALL_SCOPES, create_api_key, create_organisation
 from services.command_api.app import create_app
 from services.mail_sink_page import mail_page_router
-from services.mail_worker.sink import start_sink
+from services.mail_worker.sink import forget_unknown_mail, start_sink
+from services.retention import run_retention
 from shared.db.database import Database
 from shared.db.migrate import upgrade
-from shared.db.models import Organisation, Vacancy
+from shared.db.models import Organisation, OutboundEmail, Vacancy
 from shared.logging import configure_logging
 from shared.messaging.broker import declare_worker_queues
 from shared.messaging.publishers import BrokerPublisher
@@ -35,6 +40,27 @@ from shared.settings import STUB_BROKER_URL, Settings
 log = structlog.get_logger(__name__)
 
 DEMO_ORGANISATION = "Demo organisation"
+# How often the mail sink forgets the mail of purged applications (and at every page).
+SINK_SWEEP_INTERVAL_S = 2.0
+
+
+def check_port_free(host: str, port: int, option: str) -> None:
+    """Stop with one sentence, naming the port and the option that changes it, when
+    another program listens there (instead of a traceback from deep in a server)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As uvicorn and aiosmtpd bind: a port in TIME_WAIT is free to them.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise SystemExit(
+                    f"werving dev cannot listen on {host}:{port}: {exc.strerror}"
+                ) from None
+            raise SystemExit(
+                f"werving dev: port {port} on {host} is in use by another program;"
+                f" choose another with {option} <port>"
+            ) from None
 
 
 def embedded_settings(var_dir: Path, smtp_port: int) -> Settings:
@@ -69,7 +95,34 @@ def ensure_demo(db: Database) -> tuple[str, str]:
         return key, str(vacancy.id)
 
 
+def known_message_ids(db: Database) -> Callable[[Iterable[str]], set[str]]:
+    """Which of the given Message-IDs an email row still has."""
+
+    def known(message_ids: Iterable[str]) -> set[str]:
+        wanted, found = list(message_ids), set[str]()
+        with db.transaction() as session:
+            for start in range(0, len(wanted), 500):
+                found.update(
+                    session.scalars(
+                        select(OutboundEmail.message_id_header).where(
+                            OutboundEmail.message_id_header.in_(wanted[start : start + 500])
+                        )
+                    )
+                )
+        return found
+
+    return known
+
+
+def _sweep_sink(directory: Path, db: Database, stop: threading.Event) -> None:
+    known = known_message_ids(db)
+    while not stop.wait(SINK_SWEEP_INTERVAL_S):
+        forget_unknown_mail(directory, known)
+
+
 def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None:
+    check_port_free(host, port, "--port")
+    check_port_free("127.0.0.1", smtp_port, "--smtp-port")
     settings = embedded_settings(var_dir, smtp_port)
     configure_logging(log_format="console", level=settings.log_level)
     upgrade(settings.database_url)
@@ -101,7 +154,23 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
         target=run_scheduler, args=(db, stop), name="scheduler", daemon=True
     )
     scheduler_thread.start()
-    sink = start_sink(var_dir / "mail", port=smtp_port)
+    retention_thread = threading.Thread(
+        target=run_retention,
+        args=(db, stop),
+        kwargs={
+            "key_retention": timedelta(hours=settings.idempotency_retention_hours),
+            "interval_s": settings.retention_sweep_interval_s,
+        },
+        name="retention",
+        daemon=True,
+    )
+    retention_thread.start()
+    mail_dir = var_dir / "mail"
+    sink = start_sink(mail_dir, port=smtp_port)
+    sink_thread = threading.Thread(
+        target=_sweep_sink, args=(mail_dir, db, stop), name="mail-sink-sweep", daemon=True
+    )
+    sink_thread.start()
 
     key, vacancy_id = ensure_demo(db)
     base = f"http://{host}:{port}"
@@ -117,13 +186,16 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
     print(banner, flush=True)  # noqa: T201 - the one thing a newcomer must see
     try:
         app = create_app(settings, db)
-        app.include_router(mail_page_router(var_dir / "mail"))
+        known = known_message_ids(db)
+        app.include_router(mail_page_router(mail_dir, lambda: forget_unknown_mail(mail_dir, known)))
         uvicorn.run(app, host=host, port=port, log_config=None)
     finally:
         stop.set()
         waker.close()
         relay_thread.join(timeout=5)
         scheduler_thread.join(timeout=5)
+        sink_thread.join(timeout=5)
+        retention_thread.join(timeout=5)
         worker.stop()
         sink.stop()
         db.dispose()

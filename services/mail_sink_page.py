@@ -3,11 +3,15 @@
 Only ``werving dev`` mounts it; the production API never does. Each message is parsed
 with the standard library and shown as text; an HTML part is shown in a sandboxed
 frame (no scripts, no same-origin access, nothing fetched: the page's CSP forbids it).
+Attachments download as files (``Content-Disposition: attachment``, never sniffed);
+only the sink's own messages are read. Before it shows anything the page has the sink
+forget the mail werving forgot (``forget``: a purge erased its email).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -15,7 +19,7 @@ from html import escape
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 _PARSER = BytesParser(policy=policy.default)
 _NAME = re.compile(r"[0-9a-f-]{36}")  # the sink names each file by a new id
@@ -24,6 +28,17 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+# Attachments keep their type when a browser can only show or save them; others are bytes.
+_DOWNLOAD_TYPES = frozenset(
+    {
+        "application/pdf",
+        "text/calendar",
+        "image/png",
+        "image/jpeg",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    }
+)
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}}
@@ -33,11 +48,21 @@ iframe{{width:100%;height:30rem;border:1px solid #ccc}}</style></head>
 <body><h1>{title}</h1>{body}</body></html>"""
 
 
-def mail_page_router(directory: Path) -> APIRouter:
+def mail_page_router(directory: Path, forget: Callable[[], object] | None = None) -> APIRouter:
     router = APIRouter(prefix="/dev/mail", include_in_schema=False)
+
+    def message_at(name: str) -> EmailMessage:
+        if forget is not None:
+            forget()
+        path = directory / f"{name}.eml"
+        if not _NAME.fullmatch(name) or not path.is_file():
+            raise HTTPException(404, "no such message")
+        return _parse(path)
 
     @router.get("", response_class=HTMLResponse)
     def list_mail() -> HTMLResponse:
+        if forget is not None:
+            forget()
         files = sorted(directory.glob("*.eml"), key=lambda f: f.stat().st_mtime, reverse=True)
         rows = "".join(_row(f.stem, _parse(f)) for f in files[:200])
         table = (
@@ -49,10 +74,7 @@ def mail_page_router(directory: Path) -> APIRouter:
 
     @router.get("/{name}", response_class=HTMLResponse)
     def show_mail(name: str) -> HTMLResponse:
-        path = directory / f"{name}.eml"
-        if not _NAME.fullmatch(name) or not path.is_file():
-            raise HTTPException(404, "no such message")
-        message = _parse(path)
+        message = message_at(name)
         headers = "".join(
             f"<tr><th>{escape(h)}</th><td>{escape(str(message.get(h, '')))}</td></tr>"
             for h in ("Date", "From", "To", "Cc", "Reply-To", "Subject", "Message-ID")
@@ -69,13 +91,35 @@ def mail_page_router(directory: Path) -> APIRouter:
                 f'<iframe sandbox="" srcdoc="{escape(html.get_content(), quote=True)}"></iframe>'
             )
         attached = [
-            f"<li>{escape(part.get_filename() or '(no name)')},"
+            f"<li><a href='/dev/mail/{name}/attachments/{index}'>"
+            f"{escape(part.get_filename() or '(no name)')}</a>,"
             f" {escape(part.get_content_type())}, {_size(part)} bytes</li>"
-            for part in message.iter_attachments()
+            for index, part in enumerate(message.iter_attachments())
         ]
         if attached:
             body += "<h2>Attachments</h2><ul>" + "".join(attached) + "</ul>"
         return _page(str(message.get("Subject", "(no subject)")), body)
+
+    @router.get("/{name}/attachments/{index}")
+    def download_attachment(name: str, index: int) -> Response:
+        parts = list(message_at(name).iter_attachments())
+        if not 0 <= index < len(parts):
+            raise HTTPException(404, "no such attachment")
+        part = parts[index]
+        assert isinstance(part, EmailMessage)
+        media_type = part.get_content_type()
+        filename = _UNSAFE_IN_NAME.sub("_", part.get_filename() or "").strip("._")
+        payload = part.get_payload(decode=True)
+        return Response(
+            payload if isinstance(payload, bytes) else b"",
+            media_type=media_type if media_type in _DOWNLOAD_TYPES else "application/octet-stream",
+            headers={
+                **_HEADERS,
+                "Content-Disposition": f'attachment; filename="{filename or "attachment"}"',
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+            },
+        )
 
     return router
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.command_api.idempotency import delete_expired
 from services.command_api.ingress import CommandIngress
 from services.command_api.refusals import delete_expired_refusals
+from services.retention import run_retention
 from shared.db.database import Database
 from shared.documents.storage import DocumentStorage, storage_from_settings
 from shared.documents.sweep import sweep_documents
@@ -147,6 +148,15 @@ def run_scheduler_process(settings: Settings, stop: threading.Event) -> None:
     threading.Thread(target=settle_expired_sends, args=(db, stop), daemon=True).start()
     storage = storage_from_settings(settings)
     threading.Thread(target=sweep_stored_documents, args=(db, storage, stop), daemon=True).start()
+    threading.Thread(
+        target=run_retention,
+        args=(db, stop),
+        kwargs={
+            "key_retention": timedelta(hours=settings.idempotency_retention_hours),
+            "interval_s": settings.retention_sweep_interval_s,
+        },
+        daemon=True,
+    ).start()
     try:
         run_scheduler(db, stop)
     finally:

@@ -21,6 +21,8 @@ class RefusalCode(StrEnum):
     MIXED_VACANCIES = "mixed_vacancies"
     REVIEW_CLOSED = "review_closed"
     REVIEWER_REVOKED = "reviewer_revoked"
+    # A purge by retention whose application is no longer due when it runs.
+    NOT_DUE = "not_due"
 
 
 class EnvelopeRefusalCode(StrEnum):

@@ -22,9 +22,10 @@ _SECRET_KEY = re.compile(
 )
 # Userinfo in URLs (amqp://user:password@host) is a secret too.
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-# Links that are credentials by themselves: a reviewer's page, a set-password token, a
-# signed interview answer (access logs print the path of every request).
-_SECRET_IN_URL = re.compile(r"(?P<keep>/review/|[?&](?:token|sig)=)[^/?&#\s\"']+")
+# Links that are credentials by themselves: a reviewer's page, a talent-pool consent
+# link, a set-password token, a signed interview answer (access logs print the path of
+# every request).
+_SECRET_IN_URL = re.compile(r"(?P<keep>/review/|/talent-pool/|[?&](?:token|sig)=)[^/?&#\s\"']+")
 
 
 def redact(value: Any, key: str | None = None) -> Any:
@@ -84,8 +85,25 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("pika", "aiosmtpd", "mail.log"):
+    # WeasyPrint and fontTools tell every step of every PDF at INFO.
+    for noisy in ("pika", "aiosmtpd", "mail.log", "weasyprint", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, PathOnly) for f in access.filters):
+        access.addFilter(PathOnly())
+
+
+class PathOnly(logging.Filter):
+    """An access log line names the path, never the query string: a query can hold
+    personal data (a file name, an email address to look up) that would outlive its
+    erasure in the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn logs (client, method, path with query, HTTP version, status).
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], *args[3:])
+        return True
 
 
 class _CurrentStderr:

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     relay_poll_interval_s: float = Field(default=0.25, gt=0)
 
     idempotency_retention_hours: int = Field(default=48, ge=24)
+    retention_sweep_interval_s: float = Field(
+        default=3600,
+        ge=1,
+        le=86_400,
+        description="How often the scheduler applies each organisation's retention policy.",
+    )
 
     # Outgoing mail. The defaults reach the embedded mode's local sink.
     smtp_host: str = "127.0.0.1"

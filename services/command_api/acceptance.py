@@ -17,7 +17,7 @@ from shared.ids import new_id
 from shared.messaging.outbox import enqueue_command
 from shared.statuses import CommandStatus
 
-Source = Literal["http", "amqp", "cli"]
+Source = Literal["http", "amqp", "cli", "retention"]
 
 
 def command_location(command_id: UUID | str) -> str:

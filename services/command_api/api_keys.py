@@ -35,6 +35,9 @@ class Scope(StrEnum):
     # Stored documents (contracts, letters, profiles) and the assets they show (a logo).
     DOCUMENTS_READ = "documents:read"
     DOCUMENTS_WRITE = "documents:write"
+    # AVG retention: the policy and its dry-run.
+    RETENTION_READ = "retention:read"
+    RETENTION_WRITE = "retention:write"
 
 
 ALL_SCOPES = tuple(Scope)

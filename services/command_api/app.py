@@ -22,7 +22,9 @@ from services.command_api.routes import (
     interview_responses,
     panel_reviews,
     reference,
+    retention,
     review_page,
+    talent_pool,
     vacancies,
 )
 from services.command_api.storable_input import refuse_unstorable_input
@@ -76,10 +78,12 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         email_templates,
         document_templates,
         panel_reviews,
+        retention,
         health,
     ):
         app.include_router(module.router)
     app.include_router(candidate_auth.router)
     app.include_router(interview_responses.router)
     app.include_router(review_page.router)
+    app.include_router(talent_pool.router)
     return app

@@ -22,6 +22,7 @@ DEFAULT_LIMITS: Final[Mapping[str, int]] = {
     "/v1/documents": 10 * MB + 64 * 1024,  # a CV of at most 10 MB
     "/v1/assets": 512 * 1024 + 64 * 1024,  # a logo of at most 512 KB
     "/review/": 256 * 1024,  # a reviewer's ratings and comments
+    "/talent-pool/": 4 * 1024,  # one button
 }
 
 

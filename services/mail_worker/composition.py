@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.mail_worker.attachments import attachments
 from services.mail_worker.calendar import interview_ics
+from services.mail_worker.consent_reminders import compose_consent_reminder
 from services.mail_worker.credentials import issue_set_password_link, redacted_copy
 from services.mail_worker.jobs import ClaimReads, Composed, Composer, TemplateFailure
 from services.mail_worker.messages import build_message, sender_of
@@ -67,6 +68,8 @@ def compose(
         raise PermanentError(f"mail purpose {job.purpose!r} cannot be sent yet")
     if job.purpose == "panel_review_invitation":  # to a reviewer, about several applicants
         return compose_review_invitation(session, job)
+    if job.purpose == "talent_pool_consent":  # retention: a link minted now
+        return compose_consent_reminder(session, job, reads)
     subject = reads.subject or job_subject(session, job)
     application, applicant, vacancy = subject.application, subject.applicant, subject.vacancy
     organisation, locale = subject.organisation, subject.locale

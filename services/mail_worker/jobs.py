@@ -53,7 +53,7 @@ log = structlog.get_logger(__name__)
 
 # Purposes whose row keeps a redacted copy (a link with a token): a pending one is
 # composed again, not sent.
-LIVE_ONLY = frozenset({"credentials", "panel_review_invitation"})
+LIVE_ONLY = frozenset({"credentials", "panel_review_invitation", "talent_pool_consent"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,7 @@ _COMMAND_COLUMNS: Final = (
     _commands.c.organisation_id,
     _commands.c.type,
     _commands.c.idempotency_key,
+    _commands.c.source,
     _commands.c.application_id,
     # As its JSON text: pydantic parses and validates it in one go (validate_json).
     cast(_commands.c.payload, Text).label("payload"),

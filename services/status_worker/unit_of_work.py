@@ -40,6 +40,8 @@ class CommandContext:
     application_id: UUID | None
     actor: str | None
     now: datetime
+    # Who sent it: "http", "amqp", "cli", or "retention" (the scheduler's policy sweep).
+    source: str = "http"
     # The application the command names, when claiming the command locked it already.
     application: Application | None = None
     # Filled by a handler with what the command produced (ids of new rows).
@@ -76,6 +78,7 @@ def run_command(db: Database, message: dict[str, Any], handler: Handler) -> None
             application_id=record.application_id,
             actor=command.actor,
             now=utcnow(),
+            source=record.source,
             application=claimed.application,
         )
         try:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from shared.db.erasure import take_erased_mark, truncate_sqlite_log
 from shared.db.types import dump_json
 from shared.settings import Settings
 
@@ -47,6 +48,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # Deleted rows are overwritten, not left in free pages (see shared.db.erasure).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
@@ -96,10 +99,14 @@ class Database:
         try:
             with session.begin():
                 yield session
+            erased = take_erased_mark(session)
         finally:
+            take_erased_mark(session)
             # A kept one carries no objects over; its connection goes back to the pool,
             # unless the thread holds it.
             session.close()
+        if erased and not self.is_postgresql:
+            truncate_sqlite_log(self.engine)
 
     def _kept_session(self) -> Session | None:
         """This thread's kept session, unless sessions are not kept or it is in use (a

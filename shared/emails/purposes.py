@@ -114,6 +114,9 @@ def sample_context(purpose: Purpose, locale: Locale) -> dict[str, object]:
         "review_link": "https://werving.example.org/r/Hc3nW8sJd",
         "due_date": format_date(date(2026, 3, 16), locale),
         "letter_date": format_date(date(2026, 3, 2), locale),
+        "consent_expires": format_date(date(2026, 4, 8), locale),
+        "extended_until": format_date(date(2027, 4, 8), locale),
+        "extend_link": "https://werving.example.org/talent-pool/Qm4vZ8tLs2",
         **text,
     }
     return {name: values[name] for name in sorted(allowed_variables(purpose))}

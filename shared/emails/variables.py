@@ -25,6 +25,7 @@ Purpose = Literal[
     "letter_received",
     "letter_rejected",
     "contract",
+    "talent_pool_consent",
 ]
 PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)
 
@@ -103,6 +104,10 @@ VARIABLES: Final = MappingProxyType[Purpose, frozenset[str]](
         # send_employment_contract: the PDF is attached.
         "contract": APPLICATION_VARIABLES | {"message"},
         "letter_rejected": APPLICATION_VARIABLES | {"letter_date", "reason"},
+        # Retention: the talent-pool consent ends on consent_expires; extend_link (a page
+        # with one button) keeps the applicant until extended_until.
+        "talent_pool_consent": (APPLICATION_VARIABLES - {"vacancy_title"})
+        | {"consent_expires", "extended_until", "extend_link"},
     }
 )
 

@@ -66,6 +66,11 @@ class ApplicationPurged(Event):
     application_id: UUID
     command_id: UUID
     applicant_erased: bool
+    reason: Literal["retention"] | None = Field(
+        default=None,
+        description="`retention` when the organisation's retention policy purged it;"
+        " absent when a purge_application command of the organisation did.",
+    )
 
 
 class ApplicationTransferred(Event):

@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,42 @@ def test_an_organisation_is_updated_field_by_field_and_amqp_users_stay_unique(
         organisation = session.get(Organisation, uuid.UUID(org))
         assert organisation is not None
         assert (organisation.default_locale, organisation.amqp_user) == ("en", None)
+
+
+def test_retention_preview_lists_what_the_next_sweep_purges_and_why(
+    db: Database, tenant: Tenant
+) -> None:
+    # Given a withdrawn application on a vacancy that closed five weeks ago
+    from tests.retention import advance_clock, close_vacancy
+
+    vacancy = open_vacancy(db, tenant.organisation_id)
+    registered = run(db, tenant.organisation_id, register_body(vacancy))
+    run(
+        db,
+        tenant.organisation_id,
+        {"type": "withdraw_application", "application_id": str(registered.application_id)},
+    )
+    close_vacancy(db, vacancy)
+    advance_clock(db, days=35)
+    # When the operator asks for the dry-run, as text and as JSON
+    text = runner.invoke(app, ["retention", "preview", "--org", str(tenant.organisation_id)])
+    lines = runner.invoke(
+        app, ["retention", "preview", "--org", str(tenant.organisation_id), "--json"]
+    )
+    unknown = runner.invoke(app, ["retention", "preview", "--org", str(uuid.uuid4())])
+    # Then both name the application and why; nothing is purged; an unknown org is refused
+    assert text.exit_code == 0, text.output
+    assert "1 to purge, 0 to remind" in text.stdout
+    [row] = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert datetime.fromisoformat(row.pop("due_since")) < datetime.now(UTC)
+    assert row == {
+        "action": "purge",
+        "application_id": str(registered.application_id),
+        "status": "withdrawn",
+        "reason": "application_ended",
+    }
+    assert unknown.exit_code == 2 and "not found" in _said(unknown)
+    with db.transaction() as session:
+        assert (
+            session.scalar(select(CommandRecord).where(CommandRecord.source == "retention")) is None
+        )

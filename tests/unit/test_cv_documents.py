@@ -3,6 +3,7 @@ when asked (never in an anonymized forward), erased with the applicant."""
 
 from __future__ import annotations
 
+import json
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -11,9 +12,11 @@ from io import BytesIO
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from services.document_worker.pdf import Renderer
 from shared.db.database import Database
+from shared.db.models import IdempotencyRecord
 from shared.documents.storage import LocalDirectoryStorage
 from tests.conftest import Tenant
 from tests.documents import render_due_documents
@@ -35,9 +38,13 @@ def _upload(
 ) -> httpx.Response:
     response: httpx.Response = client.post(
         "/v1/documents",
-        params={"filename": filename},
         content=data,
-        headers={**tenant.headers, "Idempotency-Key": new_key(), "Content-Type": content_type},
+        headers={
+            **tenant.headers,
+            "Idempotency-Key": new_key(),
+            "Content-Type": content_type,
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        },
     )
     return response
 
@@ -73,6 +80,38 @@ def test_an_uploaded_cv_is_listed_with_the_application_that_names_it(
     assert downloaded.content == CV
 
 
+def test_the_file_name_may_still_come_in_the_query_but_not_twice_nor_not_at_all(
+    client: TestClient, tenant: Tenant
+) -> None:
+    # Given a CV upload with its name in the deprecated query parameter, in both places,
+    # or in neither
+    def upload(params: dict[str, str], headers: dict[str, str]) -> httpx.Response:
+        response: httpx.Response = client.post(
+            "/v1/documents",
+            params=params,
+            content=CV,
+            headers={
+                **tenant.headers,
+                "Idempotency-Key": new_key(),
+                "Content-Type": "application/pdf",
+                **headers,
+            },
+        )
+        return response
+
+    header = {"Content-Disposition": "attachment; filename=cv-old.pdf"}
+    # When each is sent
+    query_only = upload({"filename": "cv-old.pdf"}, {})
+    both = upload({"filename": "cv-old.pdf"}, header)
+    neither = upload({}, {})
+    # Then the query form still works, and the others are refused naming the header
+    assert (query_only.status_code, query_only.json()["filename"]) == (201, "cv-old.pdf")
+    assert [(r.status_code, r.json()["errors"][0]["field"]) for r in (both, neither)] == [
+        (422, "content-disposition"),
+        (422, "content-disposition"),
+    ]
+
+
 def test_registering_with_an_unknown_cv_is_refused(db: Database, tenant: Tenant) -> None:
     ref = seed_reference(db, tenant.organisation_id)
     missing = uuid.uuid4()
@@ -97,8 +136,8 @@ def test_registering_with_an_unknown_cv_is_refused(db: Database, tenant: Tenant)
     [
         (CV, "text/html", "cv.pdf", "content-type"),
         (b"<html>not a pdf</html>", "application/pdf", "cv.pdf", "body"),
-        (CV, "application/pdf", "../../etc/cv.pdf", "filename"),
-        (CV, "application/pdf", "cv.exe", "filename"),
+        (CV, "application/pdf", "../../etc/cv.pdf", "content-disposition"),
+        (CV, "application/pdf", "cv.exe", "content-disposition"),
         (CV + b"\0" * (10 * 1024 * 1024), "application/pdf", "cv.pdf", "body"),
     ],
 )
@@ -158,6 +197,28 @@ def test_purging_the_last_application_erases_the_cv_and_its_file(
     assert list(storage.root.rglob("*.pdf")) == []
 
 
+def test_purging_erases_the_replayable_response_of_the_cv_upload(
+    client: TestClient, db: Database, tenant: Tenant
+) -> None:
+    # Given an application registered with an uploaded CV, whose upload's response is kept
+    # for its idempotency key (file name, size, SHA-256)
+    uploaded = _upload(client, tenant).json()
+    application_id = _register(db, tenant, uploaded["id"])
+
+    def kept() -> list[str]:
+        with db.transaction() as session:
+            return [json.dumps(r.response_body) for r in session.scalars(select(IdempotencyRecord))]
+
+    assert [r for r in kept() if "cv-canary" in r]
+    # When the application is deleted and purged
+    for command in ("delete_application", "purge_application"):
+        body = {"type": command, "application_id": str(application_id)}
+        assert run(db, tenant.organisation_id, body).status == "succeeded"
+    # Then no idempotency record names the CV's name, id or SHA-256 any more
+    assert not [r for r in kept() if "cv-canary" in r or uploaded["id"] in r]
+    assert not [r for r in kept() if uploaded["sha256"] in r]
+
+
 def test_a_docx_must_be_a_word_document_not_just_any_zip(
     client: TestClient, tenant: Tenant
 ) -> None:
@@ -188,10 +249,42 @@ def test_a_body_larger_than_the_endpoint_takes_is_refused_before_it_is_read(
 
     chunked = client.post(
         "/v1/documents",
-        params={"filename": "cv.pdf"},
         content=streamed(),
-        headers={**tenant.headers, "Idempotency-Key": new_key(), "Content-Type": "application/pdf"},
+        headers={
+            **tenant.headers,
+            "Idempotency-Key": new_key(),
+            "Content-Type": "application/pdf",
+            "Content-Disposition": "attachment; filename=cv.pdf",
+        },
     )
 
     assert (huge.status_code, ratings.status_code, chunked.status_code) == (413, 413, 413)
     assert huge.json()["title"] == chunked.json()["title"] == "Request body too large"
+
+
+def test_the_uploaded_cv_listed_with_the_application_can_be_attached_to_an_email(
+    client: TestClient, db: Database, tenant: Tenant, storage: LocalDirectoryStorage
+) -> None:
+    # Given an application registered with an uploaded CV, listed among its documents
+    application_id = _register(db, tenant, _upload(client, tenant).json()["id"])
+    listed = client.get(f"/v1/applications/{application_id}/documents", headers=tenant.headers)
+    [cv_id] = [d["id"] for d in listed.json()["items"]]
+
+    # When the recruiter sends an email with that document attached
+    record = run(
+        db,
+        tenant.organisation_id,
+        {
+            "type": "send_email",
+            "application_id": str(application_id),
+            "subject": "Your CV",
+            "text": "Attached, as you asked.",
+            "attachments": [cv_id],
+        },
+    )
+    sink = deliver_due_mail(db, documents=storage)
+
+    # Then the command succeeds and the email carries the CV
+    assert record.status == "succeeded", record.outcome_message
+    [attached] = list(parsed(sink.received[0]).iter_attachments())
+    assert (attached.get_filename(), attached.get_content()) == ("cv-canary.pdf", CV)

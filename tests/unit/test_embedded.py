@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import subprocess
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.processes import free_port, http_ready, running, wait_until, werving
 
@@ -96,3 +99,34 @@ def _wait_for_outcome(base: str, headers: dict[str, str], location: str) -> str:
             return status
         time.sleep(0.1)
     raise TimeoutError(location)
+
+
+@pytest.mark.parametrize("option", ["--port", "--smtp-port"])
+def test_a_busy_port_stops_werving_dev_with_one_sentence_naming_it_and_the_option(
+    tmp_path: Path, option: str
+) -> None:
+    # Given another program listening on the port werving dev is asked to use
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        busy = other.getsockname()[1]
+        ports = {"--port": str(free_port()), "--smtp-port": str(free_port()), option: str(busy)}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WERVING_")}
+        # When werving dev starts
+        done = subprocess.run(
+            werving(
+                "dev", *(a for item in ports.items() for a in item), "--var-dir", str(tmp_path)
+            ),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    # Then it stops at once with one line naming the port and the option, no traceback
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"werving dev: port {busy} on 127.0.0.1 is in use by another program;"
+        f" choose another with {option} <port>"
+    ]
+    assert not (tmp_path / "werving.db").exists()

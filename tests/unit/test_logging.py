@@ -29,7 +29,7 @@ def test_credentials_in_urls_are_redacted() -> None:
     assert redact("amqp://guest:s3cret@rabbit:5672/%2F") == "amqp://[redacted]@rabbit:5672/%2F"
 
 
-def test_an_access_log_line_never_carries_a_review_link_token_or_signature(
+def test_an_access_log_line_never_carries_a_link_token_or_signature(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given the API's access log, which goes through the standard library
@@ -37,16 +37,51 @@ def test_an_access_log_line_never_carries_a_review_link_token_or_signature(
     token = "Rv7_secret-token-0123456789abcdef0123456789"
     # When uvicorn logs requests for a reviewer's page, a CV and a signed answer
     access = logging.getLogger("uvicorn.access")
-    for path in (f"/review/{token}", f"/review/{token}/cv/42", "/interviews/1/respond?sig=S1G"):
+    for path in (
+        f"/review/{token}",
+        f"/review/{token}/cv/42",
+        "/interviews/1/respond?sig=S1G",
+        f"/talent-pool/{token}",
+    ):
         access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", path, "1.1", 200)
     # Then the lines keep the route but not the secret
-    lines = capsys.readouterr().err.strip().splitlines()[-3:]
+    lines = capsys.readouterr().err.strip().splitlines()[-4:]
     assert [json.loads(line)["event"].split('"')[1] for line in lines] == [
         "GET /review/[redacted] HTTP/1.1",
         "GET /review/[redacted]/cv/42 HTTP/1.1",
-        "GET /interviews/1/respond?sig=[redacted] HTTP/1.1",
+        "GET /interviews/1/respond HTTP/1.1",
+        "GET /talent-pool/[redacted] HTTP/1.1",
     ]
     assert token not in "".join(lines) and "S1G" not in "".join(lines)
+
+
+def test_an_access_log_line_names_the_path_without_its_query_string(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given the API's access log
+    configure_logging(log_format="json")
+    # When uvicorn logs an upload named in the query, and a look-up by email address
+    access = logging.getLogger("uvicorn.access")
+    for path in ("/v1/documents?filename=cv-canary.pdf", "/v1/applicants?email=ann@example.org"):
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "POST", path, "1.1", 201)
+    # Then the lines keep the path and lose the query, with its personal data
+    lines = capsys.readouterr().err.strip().splitlines()[-2:]
+    assert [json.loads(line)["event"].split('"')[1] for line in lines] == [
+        "POST /v1/documents HTTP/1.1",
+        "POST /v1/applicants HTTP/1.1",
+    ]
+    assert "canary" not in "".join(lines) and "ann@" not in "".join(lines)
+
+
+def test_weasyprint_says_nothing_below_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given the logging of any process
+    configure_logging(log_format="json")
+    # When WeasyPrint tells its progress, as it does for every PDF
+    logging.getLogger("weasyprint.progress").info("Step 2 - Fetching and parsing CSS")
+    logging.getLogger("weasyprint").warning("Ignored `gap: 1em`")
+    # Then only its warning reaches the log
+    events = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
+    assert events == ["Ignored `gap: 1em`"]
 
 
 def test_json_lines_carry_no_secret(capsys: pytest.CaptureFixture[str]) -> None:

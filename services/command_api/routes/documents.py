@@ -6,6 +6,7 @@ import hashlib
 import re
 import zipfile
 from datetime import datetime
+from email.message import Message
 from io import BytesIO
 from typing import Annotated, Any, Final
 from uuid import UUID
@@ -36,6 +37,7 @@ from shared.db.models import Application, Document
 from shared.db.types import utcnow
 from shared.documents.storage import DocumentMissing
 from shared.ids import new_id
+from shared.storable_text import UNSTORABLE_CODE, unstorable_reason
 
 router = APIRouter(tags=["documents"])
 ReaderDep = Annotated[Principal, Depends(require(Scope.DOCUMENTS_READ))]
@@ -109,7 +111,6 @@ def _view(document: Document) -> DocumentView:
     },
 )
 def upload_cv(
-    filename: Annotated[str, Query(max_length=100, description="e.g. `cv-ann.pdf`")],
     data: Annotated[bytes, Body(media_type="application/pdf")],
     principal: WriterDep,
     key: IdempotencyKeyDep,
@@ -117,14 +118,30 @@ def upload_cv(
     settings: SettingsDep,
     storage: StorageDep,
     content_type: Annotated[str, Header()] = "",
+    content_disposition: Annotated[
+        str | None,
+        Header(
+            max_length=300,
+            description='The file name: `attachment; filename="cv-ann.pdf"`. Preferred to'
+            " the query parameter, which proxies and servers write into their access logs.",
+        ),
+    ] = None,
+    filename: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            deprecated=True,
+            description="The file name, e.g. `cv-ann.pdf`; send it in `Content-Disposition`.",
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Upload an applicant's CV (PDF or DOCX, at most 10 MB, checked by its bytes) before
-    the `register_application` that names it as `cv_document_id`."""
+    the `register_application` that names it as `cv_document_id`. Its file name goes in
+    the `Content-Disposition` header (`attachment; filename="cv-ann.pdf"`)."""
+    if content_disposition and (reason := unstorable_reason(content_disposition)) is not None:
+        raise invalid_field("content-disposition", UNSTORABLE_CODE, reason)
     media_type = checked_cv(content_type, data)
-    if not SAFE_FILENAME.fullmatch(filename):
-        raise invalid_field(
-            "filename", "invalid", "use letters, digits, '.', '_' or '-', ending in .pdf or .docx"
-        )
+    name = _filename(content_disposition, filename)
     digest = hashlib.sha256(data).hexdigest()
 
     def produce(session: Session) -> Response:
@@ -134,7 +151,7 @@ def upload_cv(
             kind="cv",
             purpose="cv",
             version=1,
-            filename=filename,
+            filename=name,
             content_type=media_type,
             size_bytes=len(data),
             sha256=digest,
@@ -151,10 +168,32 @@ def upload_cv(
         principal,
         key,
         request="POST /v1/documents",
-        body={"filename": filename, "content_type": media_type, "sha256": digest},
+        body={"filename": name, "content_type": media_type, "sha256": digest},
         produce=produce,
         location=lambda body: str(body["download"]),
     )
+
+
+def _filename(content_disposition: str | None, query: str | None) -> str:
+    """The upload's file name, from ``Content-Disposition`` or (deprecated) the query."""
+    field = "content-disposition" if content_disposition is not None else "filename"
+    if content_disposition is not None and query is not None:
+        raise invalid_field(field, "invalid", "give the file name once, in this header")
+    if content_disposition is not None:
+        header = Message()
+        header["Content-Disposition"] = content_disposition
+        given = header.get_filename() if header.get_content_disposition() else None
+    else:
+        given = query
+    if given is None:
+        raise invalid_field(
+            "content-disposition", "missing", 'give the file name: attachment; filename="cv.pdf"'
+        )
+    if not SAFE_FILENAME.fullmatch(given):
+        raise invalid_field(
+            field, "invalid", "use letters, digits, '.', '_' or '-', ending in .pdf or .docx"
+        )
+    return given
 
 
 def checked_cv(content_type: str, data: bytes) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from services.status_worker.changes import (
@@ -41,7 +41,11 @@ def send_email(session: Session, ctx: CommandContext, cmd: SendEmail) -> None:
             session.scalars(
                 select(Document.id).where(
                     Document.id.in_(documents),
-                    Document.application_id == application.id,
+                    # The application's own documents and its uploaded CV, as listed.
+                    or_(
+                        Document.application_id == application.id,
+                        Document.id == application.cv_document_id,
+                    ),
                     Document.organisation_id == ctx.organisation_id,
                 )
             )

@@ -17,6 +17,7 @@ from shared.db.models import Applicant, Application, Interview
 from shared.events import InterviewScheduled
 from shared.ids import new_id
 from shared.messaging.outbox import publish_event
+from shared.retention.consent import give_consent
 
 
 def invite_to_interview(session: Session, ctx: CommandContext, cmd: InviteToInterview) -> None:
@@ -64,7 +65,7 @@ def save_application(session: Session, ctx: CommandContext, cmd: SaveApplication
     application = load_for_change(session, ctx, cmd)
     target = target_status(application, cmd.type)
     change(session, ctx, application, target, "application.saved", note=cmd.note)
-    _join_talent_pool(session, application)
+    _join_talent_pool(session, ctx, application)
 
 
 def save_and_send_credentials(
@@ -75,11 +76,14 @@ def save_and_send_credentials(
     target = target_status(application, cmd.type)
     check_email_template(cmd.template, "credentials")
     change(session, ctx, application, target, "application.saved")
-    _join_talent_pool(session, application)
+    _join_talent_pool(session, ctx, application)
     schedule_mail(session, ctx, application.id, "credentials")
 
 
-def _join_talent_pool(session: Session, application: Application) -> None:
+def _join_talent_pool(session: Session, ctx: CommandContext, application: Application) -> None:
+    """Into the pool, with the applicant's consent for the policy's months (the
+    recruiter saves an applicant who agreed to stay; a running consent is kept)."""
     applicant = session.get(Applicant, application.applicant_id)
     assert applicant is not None  # the foreign key guarantees it
     applicant.in_talent_pool = True
+    give_consent(session, ctx.organisation_id, applicant.id, ctx.now)

@@ -2,7 +2,13 @@
 
 What stays is a PII-free trace: history rows (ids, statuses, who acted, when) with
 their free text erased, plus an ``application.purged`` row. The applicant goes too
-when no other application remains. Later commands on the id answer ``not_found``.
+when no other application remains (with the talent-pool consent). Later commands on
+the id answer ``not_found``.
+
+The scheduler's retention sweep sends the same command (source ``retention``): it
+purges an application that is not deleted, as long as the organisation's policy still
+says it is due when the purge runs (checked again here; ``not_due`` otherwise), and its
+event and history say ``retention``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from sqlalchemy.orm import Session
 from services.status_worker.changes import load_for_change, schedule_document, target_status
 from services.status_worker.unit_of_work import CommandContext
 from shared.commands import PurgeApplication
+from shared.db.erasure import mark_erased
 from shared.db.models import (
     Applicant,
     Application,
@@ -30,19 +37,28 @@ from shared.db.models import (
     PanelReviewCandidate,
     ScheduledJob,
     SetPasswordToken,
+    TalentPoolConsent,
 )
 from shared.documents.jobs import ERASE_FILES
+from shared.errors import RefusalCode, Refused
 from shared.events import ApplicationPurged
 from shared.ids import new_id
 from shared.messaging.dead_letters import erase_dead_letters
 from shared.messaging.outbox import publish_event
+from shared.retention.due import due_purges
+from shared.retention.policy import RETENTION_SOURCE, policy_of
 
 ERASED = {"erased": True}
 
 
 def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplication) -> None:
     application = load_for_change(session, ctx, cmd)
-    target_status(application, cmd.type)  # only a deleted application may be purged
+    by_retention = ctx.source == RETENTION_SOURCE
+    if by_retention:
+        _check_still_due(session, ctx, application)
+    else:
+        target_status(application, cmd.type)  # only a deleted application may be purged
+    mark_erased(session)
     app_id, applicant_id = application.id, application.applicant_id
     applicant = session.get(Applicant, applicant_id)
     cvs = {application.cv_document_id, applicant.cv_document_id if applicant else None} - {None}
@@ -104,7 +120,12 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
         session.execute(
             delete(CandidateAccount).where(CandidateAccount.applicant_id == applicant_id)
         )
+        session.execute(
+            delete(TalentPoolConsent).where(TalentPoolConsent.applicant_id == applicant_id)
+        )
         session.execute(delete(Applicant).where(Applicant.id == applicant_id))
+    elif by_retention and applicant is not None:
+        _leave_lapsed_pool(session, applicant, ctx)
     # Failed deliveries about it: an upstream message that could not be accepted, a job
     # that failed for good. Their bodies and reasons may name the applicant.
     erase_dead_letters(
@@ -113,7 +134,18 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
         command_ids=own_commands,
         mentioning=[app_id, *job_ids, *([applicant_id] if applicant_erased else [])],
     )
-    storage_keys += _erase_unused_cvs(session, cvs)
+    erased_cvs, cv_keys = _erase_unused_cvs(session, cvs)
+    storage_keys += cv_keys
+    if erased_cvs:
+        # The upload's replayable response names the file, its size and SHA-256.
+        session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.organisation_id == ctx.organisation_id,
+                IdempotencyRecord.response_body["id"]
+                .as_string()
+                .in_([str(cv) for cv in erased_cvs]),
+            )
+        )
     if storage_keys:
         # The files go after the commit, by document_worker: a rollback here must not
         # have removed them already.
@@ -127,6 +159,7 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
             command_id=ctx.command_id,
             event_type="application.purged",
             actor=ctx.actor,
+            reason=RETENTION_SOURCE if by_retention else None,
             occurred_at=ctx.now,
         )
     )
@@ -138,12 +171,34 @@ def purge_application(session: Session, ctx: CommandContext, cmd: PurgeApplicati
             application_id=app_id,
             command_id=ctx.command_id,
             applicant_erased=applicant_erased,
+            reason="retention" if by_retention else None,
         ),
     )
 
 
-def _erase_unused_cvs(session: Session, cvs: set[UUID | None]) -> list[str]:
-    """Delete the CV documents no remaining application or applicant names; their keys."""
+def _check_still_due(session: Session, ctx: CommandContext, application: Application) -> None:
+    """Refuse a purge by retention that the policy no longer asks for (the application
+    moved on, the vacancy reopened, the consent was extended, the policy changed)."""
+    policy = policy_of(session, ctx.organisation_id)
+    if not due_purges(session, ctx.organisation_id, policy, ctx.now, application_id=application.id):
+        raise Refused(
+            RefusalCode.NOT_DUE,
+            f"application {application.id} is not due for purging under the retention policy",
+        )
+
+
+def _leave_lapsed_pool(session: Session, applicant: Applicant, ctx: CommandContext) -> None:
+    """An applicant kept by another application (an active one, say) whose consent lapsed
+    is no longer in the talent pool. The lapsed consent stays, so the applicant's other
+    pooled applications are still due, until the applicant is erased or saved again."""
+    consent = session.get(TalentPoolConsent, applicant.id)
+    if consent is not None and consent.expires_at <= ctx.now:
+        applicant.in_talent_pool = False
+
+
+def _erase_unused_cvs(session: Session, cvs: set[UUID | None]) -> tuple[list[UUID], list[str]]:
+    """Delete the CV documents no remaining application or applicant names; their ids
+    and storage keys."""
     unused = [
         cv
         for cv in cvs
@@ -152,7 +207,7 @@ def _erase_unused_cvs(session: Session, cvs: set[UUID | None]) -> list[str]:
         and not session.scalar(select(Applicant.id).where(Applicant.cv_document_id == cv))
     ]
     if not unused:
-        return []
+        return [], []
     keys = list(session.scalars(select(Document.storage_key).where(Document.id.in_(unused))))
     session.execute(delete(Document).where(Document.id.in_(unused)))
-    return keys
+    return unused, keys

@@ -8,6 +8,7 @@ from shared.db.models.portal import CandidateAccount, SetPasswordToken
 from shared.db.models.process import Employee, Interview, Offer, ScheduledJob
 from shared.db.models.recruitment import Applicant, Application, ApplicationEvent, Vacancy
 from shared.db.models.reference import Department, Position, RejectionReason
+from shared.db.models.retention import RetentionPolicy, TalentPoolConsent
 from shared.db.models.reviews import (
     PanelRating,
     PanelReview,
@@ -45,7 +46,9 @@ __all__ = [
     "PanelReviewer",
     "Position",
     "RejectionReason",
+    "RetentionPolicy",
     "ScheduledJob",
     "SetPasswordToken",
+    "TalentPoolConsent",
     "Vacancy",
 ]

@@ -26,7 +26,7 @@ class CommandRecord(Base):
     organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"))
     type: Mapped[str] = mapped_column(String(60))
     idempotency_key: Mapped[str] = mapped_column(String(STORED_KEY_LENGTH))
-    source: Mapped[str] = mapped_column(String(10))  # "http" | "amqp" | "cli"
+    source: Mapped[str] = mapped_column(String(10))  # "http" | "amqp" | "cli" | "retention"
     application_id: Mapped[UUID | None] = mapped_column(index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     status: Mapped[str] = mapped_column(String(20))
@@ -42,7 +42,8 @@ class IdempotencyRecord(Base):
     """The first response to an ``Idempotency-Key``, replayed for the same request.
 
     Keys are scoped per organisation and kept ``idempotency_retention_hours``.
-    Responses hold ids only, so the table holds no personal data.
+    Responses hold ids only, except a CV upload's, which names the file (its name, size
+    and SHA-256): purging the application erases that one with the CV.
     """
 
     __tablename__ = "idempotency_records"

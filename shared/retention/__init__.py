@@ -1,0 +1,1 @@
+"""AVG retention: what an organisation keeps, for how long, and what is due to go."""
