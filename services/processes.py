@@ -119,15 +119,15 @@ LEASE_CHECK_INTERVAL_S = 30
 
 
 def settle_expired_sends(db: Database, stop: threading.Event) -> None:
-    """Emails whose sender died mid-send: report the at-most-once ones, retry the rest."""
-    from services.mail_worker.delivery import expire_leases  # only the mail extra has it
+    """Emails that no message carries any more: settled or enqueued again (see
+    services.mail_worker.recovery)."""
+    from services.mail_worker.recovery import recover_emails  # only the mail extra has it
 
     while not stop.wait(LEASE_CHECK_INTERVAL_S):
         try:
-            if settled := expire_leases(db):
-                log.warning("email.leases_expired", count=settled)
+            recover_emails(db)
         except SQLAlchemyError as exc:
-            log.warning("email.lease_check_failed", error=type(exc).__name__)
+            log.warning("email.recovery_failed", error=type(exc).__name__)
 
 
 SWEEP_INTERVAL_S = 900
