@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from functools import partial
 from pathlib import Path
 
 import dramatiq
@@ -21,6 +22,7 @@ from services.command_api.api_keys import ALL_SCOPES, create_api_key, create_org
 from services.command_api.app import create_app
 from services.mail_sink_page import mail_page_router
 from services.mail_worker.sink import start_sink
+from services.processes import LEASE_CHECK_INTERVAL_S, recover_emails_now, run_every
 from shared.db.database import Database
 from shared.db.migrate import upgrade
 from shared.db.models import Organisation, Vacancy
@@ -101,6 +103,13 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
         target=run_scheduler, args=(db, stop), name="scheduler", daemon=True
     )
     scheduler_thread.start()
+    # Emails whose message went with a previous run (the in-process broker keeps none).
+    threading.Thread(
+        target=run_every,
+        args=("email_recovery", LEASE_CHECK_INTERVAL_S, stop, partial(recover_emails_now, db)),
+        name="email-recovery",
+        daemon=True,
+    ).start()
     sink = start_sink(var_dir / "mail", port=smtp_port)
 
     key, vacancy_id = ensure_demo(db)
