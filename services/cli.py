@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -339,7 +340,6 @@ def send(
     prints the accepted response, then with --wait each command's outcome: exit 0 when
     all succeeded, 1 when any was rejected or failed, 2 when one had none in time."""
     import time
-    from datetime import timedelta
 
     from services.command_api.idempotency import KeyInProgress
     from services.command_api.ingress import accept_envelope
@@ -420,12 +420,17 @@ def queues(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Show what is waiting: each queue's depth and consumers on RabbitMQ, the outbox's
-    unpublished rows, scheduled jobs past due, dead letters not replayed."""
+    unpublished rows, scheduled jobs past due, dead letters not replayed; and what is stuck:
+    emails by state (pending, sending, unknown) with those past their time, and jobs whose
+    email or document never came."""
     import pika
 
     from shared.db.database import Database
     from shared.db.types import utcnow
     from shared.messaging.backlog import (
+        document_jobs_without_document,
+        emails_by_state,
+        mail_jobs_without_email,
         outbox_lag,
         overdue_jobs,
         queue_depths,
@@ -452,16 +457,24 @@ def queues(
             "outbox unpublished": outbox_lag(session, now),
             "scheduled jobs past due": overdue_jobs(session, now),
             "dead letters not replayed": unreplayed_dead_letters(session, now),
+            "mail jobs without an email": mail_jobs_without_email(session, now),
+            "document jobs without a document": document_jobs_without_document(session, now),
         }
+        emails = emails_by_state(session, now)
     if as_json:
         report = {
             "queues": {d.queue: {"ready": d.messages, "consumers": d.consumers} for d in depths},
             **{
-                name.replace(" ", "_"): {
-                    "count": w.count,
-                    "oldest_age_s": w.oldest_age.total_seconds() if w.oldest_age else None,
-                }
+                name.replace(" ", "_"): {"count": w.count, "oldest_age_s": _seconds(w.oldest_age)}
                 for name, w in waiting.items()
+            },
+            "emails": {
+                e.state: {
+                    "count": e.count,
+                    "past_time": e.past_time,
+                    "oldest_age_s": _seconds(e.oldest_age),
+                }
+                for e in emails
             },
         }
         typer.echo(json.dumps(report))
@@ -476,6 +489,15 @@ def queues(
     for name, w in waiting.items():
         oldest = f", oldest {w.oldest_age.total_seconds():.1f} s ago" if w.oldest_age else ""
         typer.echo(f"{name}: {w.count}{oldest}")
+    for e in emails:
+        oldest = (
+            f", oldest changed {e.oldest_age.total_seconds():.1f} s ago" if e.oldest_age else ""
+        )
+        typer.echo(f"emails {e.state}: {e.count} ({e.past_time} past their time){oldest}")
+
+
+def _seconds(age: timedelta | None) -> float | None:
+    return None if age is None else age.total_seconds()
 
 
 @retention_app.command("preview")

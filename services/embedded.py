@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import dramatiq
@@ -25,7 +25,12 @@ from services.command_api.api_keys import ALL_SCOPES, create_api_key, create_org
 from services.command_api.app import create_app
 from services.mail_sink_page import mail_page_router
 from services.mail_worker.sink import forget_unknown_mail, start_sink
-from services.retention import run_retention
+from services.processes import (
+    LEASE_CHECK_INTERVAL_S,
+    recover_emails_now,
+    retention_sweep,
+    run_every,
+)
 from shared.db.database import Database
 from shared.db.migrate import upgrade
 from shared.db.models import Organisation, OutboundEmail, Vacancy
@@ -154,17 +159,14 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
         target=run_scheduler, args=(db, stop), name="scheduler", daemon=True
     )
     scheduler_thread.start()
-    retention_thread = threading.Thread(
-        target=run_retention,
-        args=(db, stop),
-        kwargs={
-            "key_retention": timedelta(hours=settings.idempotency_retention_hours),
-            "interval_s": settings.retention_sweep_interval_s,
-        },
-        name="retention",
-        daemon=True,
-    )
-    retention_thread.start()
+    for loop, interval_s, step in (
+        # Emails whose message went with a previous run (the in-process broker keeps none).
+        ("email_recovery", LEASE_CHECK_INTERVAL_S, partial(recover_emails_now, db)),
+        ("retention", settings.retention_sweep_interval_s, retention_sweep(db, settings)),
+    ):
+        threading.Thread(
+            target=run_every, args=(loop, interval_s, stop, step), name=loop, daemon=True
+        ).start()
     mail_dir = var_dir / "mail"
     sink = start_sink(mail_dir, port=smtp_port)
     sink_thread = threading.Thread(
@@ -195,7 +197,6 @@ def run_embedded(*, host: str, port: int, smtp_port: int, var_dir: Path) -> None
         relay_thread.join(timeout=5)
         scheduler_thread.join(timeout=5)
         sink_thread.join(timeout=5)
-        retention_thread.join(timeout=5)
         worker.stop()
         sink.stop()
         db.dispose()

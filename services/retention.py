@@ -10,14 +10,12 @@ when it fell due, and reminders are claimed with ``FOR UPDATE SKIP LOCKED``.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from services.command_api.acceptance import accept_command
@@ -130,17 +128,3 @@ def _reminder_subject(session: Session, organisation_id: UUID, applicant_id: UUI
         .order_by(Application.deleted_at.is_(None).desc(), Application.updated_at.desc())
         .limit(1)
     )
-
-
-def run_retention(
-    db: Database, stop: threading.Event, *, key_retention: timedelta, interval_s: float
-) -> None:
-    """Sweep every ``interval_s`` until ``stop`` is set."""
-    log.info("retention.started", interval_s=interval_s)
-    while not stop.is_set():
-        try:
-            sweep_retention(db, key_retention=key_retention)
-        except SQLAlchemyError as exc:
-            log.warning("retention.round_failed", error=type(exc).__name__)
-        stop.wait(interval_s)
-    log.info("retention.stopped")

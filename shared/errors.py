@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import dramatiq
+
 
 class RefusalCode(StrEnum):
     """Machine-readable reasons a business rule said no. Refusals never retry."""
@@ -40,6 +42,22 @@ class PermanentError(Exception):
 
 class TransientError(Exception):
     """A dependency hiccup: retried with backoff up to the actor's limit."""
+
+
+class UnavailableError(TransientError):
+    """A dependency could not be reached at all (an SMTP server refusing connections):
+    retried with backoff for as long as the outage lasts, up to about a day, beyond the
+    actor's usual retries (``shared.messaging.retries``). A database that is away is
+    recognised from its own errors (``shared.db.availability``)."""
+
+
+class RetryLater(dramatiq.Retry):
+    """Not yet: the work is in someone else's hands until a known time (an email another
+    worker is sending, under its lease). The message is retried after ``delay_ms``, as
+    one of its retries, and is not acknowledged as done."""
+
+    def __init__(self, message: str, *, delay_ms: int) -> None:
+        super().__init__(message, delay=delay_ms)
 
 
 class Refused(Exception):  # noqa: N818 - a refusal is an outcome, not an error condition

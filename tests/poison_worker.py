@@ -21,7 +21,7 @@ QUEUE: Final = "poison"
 CONSUMER: Final = "poison-test"
 
 settings = get_settings()
-db = worker_database(settings, pre_ping=False)
+db = worker_database(settings, name="poison_worker", pre_ping=False)
 
 
 def _record_failure(message: dramatiq.MessageProxy, exception: BaseException) -> None:

@@ -59,7 +59,19 @@ def running(
     args: list[str], *, env: dict[str, str], log_path: Path, ready: Callable[[], bool] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``args`` as its own process group; stop it with SIGTERM (then SIGKILL) afterwards."""
-    with log_path.open("wb") as log:
+    process = start(args, env=env, log_path=log_path, ready=ready)
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def start(
+    args: list[str], *, env: dict[str, str], log_path: Path, ready: Callable[[], bool] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``args`` as its own process group, writing (appending) its output to
+    ``log_path``; with ``ready``, wait until it says so."""
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             args,
             env={**os.environ, **env},
@@ -67,26 +79,36 @@ def running(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    if ready is not None:
+
+        def _ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"{args[0]} exited early: {log_path.read_text()[-3000:]}")
+            return ready()
+
         try:
-            if ready is not None:
+            wait_until(_ready, timeout_s=60, what=" ".join(args))
+        except BaseException:
+            stop(process)
+            raise
+    return process
 
-                def _ready() -> bool:
-                    if process.poll() is not None:
-                        raise RuntimeError(
-                            f"{args[0]} exited early: {log_path.read_text()[-3000:]}"
-                        )
-                    return ready()
 
-                wait_until(_ready, timeout_s=60, what=" ".join(args))
-            yield process
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process group started here: SIGTERM, then SIGKILL after 15 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def kill(process: subprocess.Popen[bytes]) -> None:
+    """``kill -9`` the whole process group (Dramatiq's main process and its workers)."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def http_ready(url: str) -> Callable[[], bool]:

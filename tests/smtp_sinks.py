@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,13 +36,39 @@ class Sink:
         return reply
 
 
+@dataclass
+class StallingSink(Sink):
+    """Takes the first ``stall`` messages and never answers their DATA (keeping nothing of
+    them) until ``release`` is set or the client goes; answers the others as ``Sink``.
+    ``stalled`` counts the messages it holds or held."""
+
+    stall: int = 0
+    stalled: int = 0
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.stalled >= self.stall:
+            return await super().handle_DATA(server, session, envelope)
+        self.stalled += 1
+        while not self.release.is_set() and not server.transport.is_closing():
+            await asyncio.sleep(0.05)
+        return "451 4.3.0 Stalled"
+
+
 @contextmanager
-def smtp_sink(*replies: str) -> Iterator[tuple[Sink, int]]:
+def smtp_sink(*replies: str, port: int | None = None) -> Iterator[tuple[Sink, int]]:
     sink = Sink(replies=list(replies))
-    port = free_port()
+    with serving(sink, port=port) as bound:
+        yield sink, bound
+
+
+@contextmanager
+def serving(sink: Sink, *, port: int | None = None) -> Iterator[int]:
+    """Serve ``sink`` on loopback (on ``port``, or a free one) until the block ends."""
+    port = port or free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield sink, port
+        yield port
     finally:
         controller.stop()

@@ -19,6 +19,22 @@ from shared.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="An organisation's API key: `wv_<id>_<secret>`")
 
 
+@answers(
+    {
+        503: problem(
+            "The database is unavailable for a moment: send the request again after"
+            " `Retry-After` seconds (a write with the same Idempotency-Key)"
+        )
+        | {
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before sending the request again",
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            }
+        }
+    }
+)
 def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db

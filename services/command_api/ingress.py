@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
@@ -29,6 +30,7 @@ from pydantic import ValidationError
 from pydantic_core import from_json
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from services.command_api.acceptance import (
@@ -53,6 +55,7 @@ from shared.messaging.dead_letters import record_dead_letter
 from shared.messaging.delivery_attempts import DeliveryAttempts, limit_reached_reason
 from shared.messaging.limits import MAX_REDELIVERIES
 from shared.messaging.screening import content_refusal
+from shared.outages import UNEXPECTED_FAILURE_PAUSE_S, Outage
 from shared.settings import INGRESS_EXCHANGE
 
 log = structlog.get_logger(__name__)
@@ -61,6 +64,10 @@ log = structlog.get_logger(__name__)
 MAX_ENVELOPE_BYTES: Final = 5 * 1024 * 1024
 # Keys of messages this process sent back to wait: their next delivery is no crash's.
 _REQUEUED_KEYS_KEPT: Final = 10_000
+# What a lost or refused connection to RabbitMQ raises in pika (an AssertionError too,
+# from a BlockingConnection used as its connection is lost, as the workers' consumer
+# finds: shared.messaging.consumer).
+_BROKER_ERRORS: Final = (pika.exceptions.AMQPError, AssertionError, OSError)
 
 
 class Verdict(Enum):
@@ -73,6 +80,8 @@ class Verdict(Enum):
 class IngressOutcome:
     verdict: Verdict
     reason: str | None = None
+    # How long a message to retry later waits before it goes back to the queue.
+    pause_s: float = 0.5
 
 
 class _Undeliverable(Exception):  # noqa: N818 - a verdict, raised to roll the acceptance back
@@ -124,6 +133,7 @@ class CommandIngress:
         self._attempts = DeliveryAttempts(db, consumer="ingress")
         self._max_redeliveries = max_redeliveries
         self._requeued: set[str] = set()
+        self._database = Outage("database", loop="ingress")
 
     def receive(self, delivery: Delivery) -> IngressOutcome:
         """Settle one delivery: accepted, dead-lettered, or to wait and come back."""
@@ -137,15 +147,15 @@ class CommandIngress:
             try:
                 starts = self._attempts.started(key)
             except SQLAlchemyError as exc:
-                log.warning("ingress.database_unavailable", error=type(exc).__name__)
-                return self._wait(key, "database unavailable")
+                return self._wait(key, self._database_away(exc))
             if starts > self._max_redeliveries:  # dead-lettered, not run
                 reason = limit_reached_reason(starts)
                 outcome = self._dead_letter(delivery.body, reason, delivery.message_id, None)
         if outcome is None:
             outcome = self._handle_guarded(delivery)
         if outcome.verdict is Verdict.RETRY_LATER:
-            return self._wait(key or delivery.key, outcome.reason)
+            return self._wait(key or delivery.key, outcome)
+        self._database.restored()
         if key is not None:
             self._forget(key)
         return outcome
@@ -156,11 +166,18 @@ class CommandIngress:
             return self._dead_letter(delivery.body, refused, delivery.message_id, None)
         return self.handle(delivery.body, delivery.user_id, delivery.message_id)
 
-    def _wait(self, key: str, reason: str | None) -> IngressOutcome:
+    def _wait(self, key: str, outcome: IngressOutcome) -> IngressOutcome:
         if len(self._requeued) >= _REQUEUED_KEYS_KEPT:
             self._requeued.clear()  # forgotten keys are only counted once more
         self._requeued.add(key)
-        return IngressOutcome(Verdict.RETRY_LATER, reason)
+        return outcome
+
+    def _database_away(self, error: SQLAlchemyError) -> IngressOutcome:
+        """Wait for the database: the message goes back to the queue after a pause that
+        grows while the outage lasts (logged once, when it starts and when it ends)."""
+        return IngressOutcome(
+            Verdict.RETRY_LATER, "database unavailable", pause_s=self._database.failed(error)
+        )
 
     def _forget(self, key: str) -> None:
         try:
@@ -190,9 +207,8 @@ class CommandIngress:
             )
         except KeyInProgress:
             return IngressOutcome(Verdict.RETRY_LATER, "idempotency key in progress")
-        except (OperationalError, InterfaceError) as exc:
-            log.warning("ingress.database_unavailable", error=type(exc).__name__)
-            return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
+        except (OperationalError, InterfaceError, PoolTimeoutError) as exc:
+            return self._database_away(exc)
         except SQLAlchemyError as exc:
             # The message cannot be stored as it is (bad data): retrying cannot help.
             return self._dead_letter(body, f"not storable: {type(exc).__name__}", message_id, None)
@@ -270,9 +286,8 @@ class CommandIngress:
                         message_id=message_id,
                         dead_letter_id=letter.id,
                     )
-        except (OperationalError, InterfaceError) as exc:
-            log.warning("ingress.database_unavailable", error=type(exc).__name__)
-            return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
+        except (OperationalError, InterfaceError, PoolTimeoutError) as exc:
+            return self._database_away(exc)
         except SQLAlchemyError as exc:
             # Something of this message cannot be stored: keep the body alone, or it
             # would come back for ever.
@@ -290,23 +305,21 @@ class CommandIngress:
                     session, source="ingress", queue=self._queue, reason=reason, body=body
                 )
         except SQLAlchemyError as exc:
-            log.warning("ingress.database_unavailable", error=type(exc).__name__)
-            return IngressOutcome(Verdict.RETRY_LATER, "database unavailable")
+            return self._database_away(exc)
         return IngressOutcome(Verdict.DEAD_LETTERED, reason)
 
     def consume(self, broker_url: str, stop: threading.Event, *, prefetch: int = 50) -> None:
-        """Consume until ``stop`` is set, reconnecting after connection loss."""
+        """Consume until ``stop`` is set, whatever fails meanwhile: a lost connection is
+        opened again with a growing pause between tries, a database that is away sends
+        each message back to wait; each outage is logged once, when it starts and ends."""
         allow_any_amqp_headers()
-        backoff = 0.5
+        broker = Outage("broker", loop="ingress")
         while not stop.is_set():
             try:
                 connection = pika.BlockingConnection(pika.URLParameters(broker_url))
-            except pika.exceptions.AMQPError as exc:
-                log.warning("ingress.connect_failed", error=str(exc), retry_in_s=backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10)
+            except _BROKER_ERRORS as exc:
+                stop.wait(broker.failed(exc, detail=str(exc) or repr(exc)))
                 continue
-            backoff = 0.5
             try:
                 channel = connection.channel()
                 channel.queue_declare(self._queue, durable=True)
@@ -315,13 +328,18 @@ class CommandIngress:
                 channel.exchange_declare(self._exchange, exchange_type="fanout", durable=True)
                 channel.queue_bind(self._queue, self._exchange)
                 channel.basic_qos(prefetch_count=prefetch)
+                broker.restored()
                 log.info("ingress.consuming", queue=self._queue)
                 self._consume_channel(channel, stop)
-            except pika.exceptions.AMQPError as exc:
-                log.warning("ingress.connection_lost", error=str(exc))
+            except _BROKER_ERRORS as exc:
+                stop.wait(broker.failed(exc, detail=str(exc) or repr(exc)))
+            except Exception:  # a bug: said loudly, and the ingress consumes again
+                log.exception("ingress.consumer_failed")
+                stop.wait(UNEXPECTED_FAILURE_PAUSE_S)
             finally:
-                if connection.is_open:
-                    connection.close()
+                with suppress(*_BROKER_ERRORS):
+                    if connection.is_open:
+                        connection.close()
 
     def _consume_channel(self, channel: BlockingChannel, stop: threading.Event) -> None:
         for method, properties, body in channel.consume(self._queue, inactivity_timeout=0.5):
@@ -341,9 +359,10 @@ class CommandIngress:
                 outcome = self.receive(delivery)
             except Exception as exc:  # the dead-letter path itself failed: wait, and retry
                 log.error("ingress.unexpected_error", error=type(exc).__name__)
-                outcome = self._wait(delivery.key, "unexpected error")
+                unexpected = IngressOutcome(Verdict.RETRY_LATER, "unexpected error")
+                outcome = self._wait(delivery.key, unexpected)
             if outcome.verdict is Verdict.RETRY_LATER:
-                stop.wait(0.5)
+                stop.wait(outcome.pause_s)
                 channel.basic_nack(method.delivery_tag, requeue=True)
             else:
                 channel.basic_ack(method.delivery_tag)

@@ -132,9 +132,11 @@ def _merged(responses: dict[str, Any], extra: list[Responses]) -> dict[str, Any]
             content = existing.setdefault("content", {})
             for media_type, body in answer.get("content", {}).items():
                 content.setdefault(media_type, body)
+            existing.setdefault("headers", {}).update(answer.get("headers", {}))
     for answer in merged.values():
-        if not answer.get("content"):
-            answer.pop("content", None)
+        for part in ("content", "headers"):
+            if not answer.get(part):
+                answer.pop(part, None)
     return dict(sorted(merged.items(), key=lambda item: (not item[0].isdigit(), item[0])))
 
 

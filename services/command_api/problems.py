@@ -5,16 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db.availability import database_unavailable
 from shared.messaging.routes import ROUTES
 from shared.storable_text import printable
 
+log = structlog.get_logger(__name__)
+
 PROBLEM_JSON = "application/problem+json"
+# What a client waits before it sends again a request the database could not serve: by
+# then a lost connection has been replaced; a restart may take a few tries.
+RETRY_AFTER_UNAVAILABLE_S = 2
+UNAVAILABLE_DETAIL = (
+    "the database is unavailable for a moment: send the request again after Retry-After"
+    " seconds (a write with the same Idempotency-Key, so that it is carried out once)"
+)
 
 
 class FieldError(BaseModel):
@@ -119,3 +132,24 @@ def install_problem_handlers(app: FastAPI) -> None:
             Problem(title=str(exc.detail), status=exc.status_code),
             dict(exc.headers) if exc.headers else None,
         )
+
+    async def _database_away(request: Request, exc: Exception) -> JSONResponse:
+        # An operational error (a connection lost, refused or ended, a deadlock, a query
+        # cancelled) or no connection free in the pool: the transaction was rolled back
+        # (or, lost during its commit, stored with its Idempotency-Key, which replays it).
+        if not isinstance(exc, OperationalError | InterfaceError) and not database_unavailable(exc):
+            raise exc  # about the statement: a 500, as before
+        route = request.scope.get("route")  # its template: a path may hold a link's token
+        log.warning(
+            "api.database_unavailable",
+            error=type(exc).__name__,
+            route=getattr(route, "path", None),
+            method=request.method,
+        )
+        return problem_response(
+            Problem(title="Service unavailable", status=503, detail=UNAVAILABLE_DETAIL),
+            {"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)},
+        )
+
+    app.add_exception_handler(DBAPIError, _database_away)
+    app.add_exception_handler(PoolTimeoutError, _database_away)

@@ -1,8 +1,9 @@
 """document_worker's actors (queue ``documents``), thin wrappers around the job handler.
 
-Retries: 8 with backoff up to 5 minutes (storage or database hiccups); a PermanentError
-(unknown job, a template that cannot render, a render stopped by its limits) is
-dead-lettered at once. Idempotent on the job id: one stored document per job.
+Retries: 8 with backoff up to 5 minutes (storage or database hiccups, a render process
+killed from outside), and for as long as the database is away; a PermanentError (unknown
+job, a template that cannot render, a render stopped by its limits) is dead-lettered at
+once. Idempotent on the job id: one stored document per job.
 """
 
 from __future__ import annotations

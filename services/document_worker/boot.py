@@ -20,7 +20,7 @@ from shared.messaging.routes import DOCUMENTS_QUEUE
 from shared.settings import get_settings
 
 settings = get_settings()
-db = worker_database(settings)
+db = worker_database(settings, name="document_worker")
 storage = storage_from_settings(settings)
 limits = RenderLimits.from_settings(settings)
 

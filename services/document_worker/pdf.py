@@ -44,6 +44,8 @@ PDF_VARIANT = "pdf/a-3b"
 NO_ASSETS: Mapping[str, Asset] = MappingProxyType({})
 START_TIMEOUT_SECONDS = 60.0
 _MB = 1024 * 1024
+# Exit codes of a child stopped by a signal that no limit of ours sends.
+_STOPPED_FROM_OUTSIDE = frozenset({-signal.SIGKILL, -signal.SIGTERM})
 _WARM_UP_HTML = "<html lang='en'><title>warm-up</title><p>Warm-up 1 2 3 € é</p></html>"
 
 
@@ -206,21 +208,32 @@ class Renderer:
         try:
             conn.send(request)
         except OSError:
-            reason = self._death_reason()
-            self._kill()
-            raise RenderFailed(reason) from None
+            raise self._died() from None
         if not conn.poll(self.limits.wall_seconds):
             self._kill()
             raise RenderFailed(f"render exceeded {self.limits.wall_seconds:g} s")
         try:
             reply: _Reply = conn.recv()
         except (EOFError, OSError):
-            reason = self._death_reason()
-            self._kill()
-            raise RenderFailed(reason) from None
+            raise self._died() from None
         if reply.fatal:
             self._kill()
         return reply
+
+    def _died(self) -> Exception:
+        """Why the child died under a render, as the error for the job: killed from
+        outside (``kill``, a stop, the kernel's OOM killer under the machine's memory
+        pressure) says nothing of the document, so the job is retried; any other death
+        (a crash, a limit) fails it."""
+        process = self._process
+        if process is not None:
+            process.join(5)
+        stopped = process is not None and process.exitcode in _STOPPED_FROM_OUTSIDE
+        reason = self._death_reason()
+        self._kill()
+        if stopped:
+            return TransientError(f"{reason}; tried again")
+        return RenderFailed(reason)
 
     def _ensure_child(self) -> Connection:
         if self._process is not None and self._conn is not None:

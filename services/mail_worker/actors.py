@@ -1,9 +1,11 @@
 """mail_worker's actors (queue ``mail``), thin wrappers around the job handler.
 
-Retries: 8 with backoff up to 5 minutes (4xx replies, timeouts); a PermanentError
-(an unknown job) is dead-lettered at once. A template that cannot render settles the
-job: its email is recorded as failed and ``email.failed`` told. Idempotent on the job
-id: one email row per job, sent at most once when it must be.
+Retries: 8 with backoff up to 5 minutes (4xx replies, timeouts), and for as long as the
+database or the SMTP server is away (shared.messaging.retries); a job whose email another
+delivery holds under its lease comes back when the lease runs out. A PermanentError (an
+unknown job) is dead-lettered at once. A template that cannot render settles the job: its
+email is recorded as failed and ``email.failed`` told. Idempotent on the job id: one email
+row per job, sent at most once when it must be.
 """
 
 from __future__ import annotations

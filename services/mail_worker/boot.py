@@ -22,7 +22,7 @@ from shared.settings import get_settings
 settings = get_settings()
 # No pre-ping round trip per checkout: a lost connection fails its transaction, and
 # recording an outcome tries once more (delivery._record).
-db = worker_database(settings, pre_ping=False)
+db = worker_database(settings, name="mail_worker", pre_ping=False)
 mailer = SmtpMailer(settings)
 storage = storage_from_settings(settings)
 lease = timedelta(seconds=settings.mail_lease_s)

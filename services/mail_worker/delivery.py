@@ -13,25 +13,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Final, Protocol
 from uuid import UUID
 
 import structlog
-from sqlalchemy import Table, and_, bindparam, func, insert, literal, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session, object_session
 
 from services.mail_worker.mailer import (
     OutcomeUnknown,
     PermanentFailure,
+    ServerUnreachable,
     SmtpMailer,
     TemporaryFailure,
 )
+from shared.db.availability import retried_while_unavailable
 from shared.db.database import Database
 from shared.db.driver_statements import run
 from shared.db.models import OutboundEmail, OutboxMessage, ScheduledJob
 from shared.db.types import JSONText, utcnow
-from shared.errors import TransientError
+from shared.errors import TransientError, UnavailableError
 from shared.events import EmailFailed, EmailSent
 from shared.ids import new_id
 from shared.messaging.outbox import EVENT, publish_event
@@ -66,7 +68,7 @@ def claim_locked(email: OutboundEmail, *, lease: timedelta) -> Sendable | None:
         _settle(email, "unknown", "the sender stopped during a send; not retried")
         session = object_session(email)
         assert session is not None, "claim_locked takes a row its caller's session loaded"
-        publish_event(session, _told(email, "unknown", now))
+        publish_event(session, told(email, "unknown", now))
         log.error("email.outcome_unknown", email_id=str(email.id), purpose=email.purpose)
         return None
     if email.state != "pending" and not expired:
@@ -122,7 +124,7 @@ def record_unsendable(
         return None
     _settle(email, "failed", reason)
     session.flush()
-    publish_event(session, _told(email, "failed", now))
+    publish_event(session, told(email, "failed", now))
     return email.id
 
 
@@ -130,6 +132,9 @@ def send(db: Database, mailer: SmtpMailer, email: Sendable, sender: str) -> None
     """Send a claimed email and record what happened. Raises TransientError to retry."""
     try:
         reply = mailer.send(email.mime, sender=sender, recipients=email.recipients)
+    except ServerUnreachable as exc:  # retried for as long as the server is away
+        _record(db, email, "pending", str(exc))
+        raise UnavailableError(f"email {email.id}: {exc}") from None
     except TemporaryFailure as exc:
         _record(db, email, "pending", str(exc))
         raise TransientError(f"email {email.id}: {exc}") from None
@@ -150,8 +155,9 @@ def send(db: Database, mailer: SmtpMailer, email: Sendable, sender: str) -> None
 
 def _record(db: Database, email: Sendable, state: str, reply: str) -> None:
     """Write the outcome of an attempt, and for a final one its event, atomically. A
-    connection found lost is replaced and the write tried once more: the server has the
-    message, and a retry of the job would find it claimed and leave it to lease expiry."""
+    connection found lost is replaced and the write tried again, and again while the
+    database is away (about 15 s): the server may have the message, and a retry of the
+    job would find it claimed, wait for its lease to run out and send it once more."""
     now = utcnow()
     params: dict[str, Any] = {
         "email": email.id,
@@ -161,20 +167,14 @@ def _record(db: Database, email: Sendable, state: str, reply: str) -> None:
         "sent_at": now if state == "sent" else None,
     }
     if state != "pending":
-        event = _told(email, state, now)
+        event = told(email, state, now)
         params |= {
             "event_id": event.event_id,
             "org": email.organisation_id,
             "name": event.name,
             "payload": JSONText(event.model_dump_json()),
         }
-    try:
-        _write_outcome(db, params)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        log.warning("email.record_retried", email_id=str(email.id))
-        _write_outcome(db, params)
+    retried_while_unavailable(partial(_write_outcome, db, params), what="email outcome")
 
 
 def _write_outcome(db: Database, params: dict[str, Any]) -> None:
@@ -201,7 +201,7 @@ class _AnEmail(Protocol):
     def purpose(self) -> str: ...
 
 
-def _told(email: _AnEmail, state: str, now: datetime) -> EmailSent | EmailFailed:
+def told(email: _AnEmail, state: str, now: datetime) -> EmailSent | EmailFailed:
     """The event that says how ``email`` ended."""
     about = {
         "occurred_at": now,
@@ -267,37 +267,3 @@ def _settle(email: OutboundEmail, state: str, reply: str) -> None:
     email.updated_at = now
     if state == "sent":
         email.sent_at = now
-
-
-def expire_leases(db: Database) -> int:
-    """Settle emails whose sender died mid-send: unknown (at-most-once) or pending again."""
-    now = utcnow()
-    stuck = and_(OutboundEmail.state == "sending", OutboundEmail.lease_until < now)
-    with db.transaction() as session:
-        unknown = session.execute(
-            update(OutboundEmail)
-            .where(stuck, OutboundEmail.purpose.in_(AT_MOST_ONCE))
-            .values(
-                state="unknown",
-                lease_until=None,
-                updated_at=now,
-                smtp_reply="the sender stopped during a send; not retried",
-            )
-            .returning(
-                OutboundEmail.id,
-                OutboundEmail.organisation_id,
-                OutboundEmail.application_id,
-                OutboundEmail.purpose,
-            )
-        ).all()
-        for row in unknown:
-            publish_event(session, _told(row, "unknown", now))
-        retried = session.scalars(
-            update(OutboundEmail)
-            .where(stuck, OutboundEmail.purpose.not_in(AT_MOST_ONCE))
-            .values(state="pending", lease_until=None, updated_at=now)
-            .returning(OutboundEmail.id)
-        ).all()
-    for row in unknown:
-        log.error("email.outcome_unknown", email_id=str(row.id))
-    return len(unknown) + len(retried)

@@ -39,8 +39,9 @@ from shared.db.loaded_rows import attach, columns
 from shared.db.models import Application, EmailTemplate, OutboundEmail, ScheduledJob
 from shared.db.types import utcnow
 from shared.emails.overrides import OVERRIDE_COLUMNS, FoundOverride, found_override
-from shared.errors import PermanentError
+from shared.errors import PermanentError, RetryLater
 from shared.ids import new_id
+from shared.messaging.limits import MAX_BACKOFF_MS
 from shared.templates.application_values import (
     SUBJECT_COLUMNS,
     SUBJECT_LOCALE,
@@ -50,6 +51,11 @@ from shared.templates.application_values import (
 )
 
 log = structlog.get_logger(__name__)
+
+# A job that finds its email claimed by another delivery comes back this long after the
+# lease runs out (and never later than the longest backoff, which the worker's screening
+# allows a retried message).
+LEASE_SLACK_MS: Final = 1_000
 
 # Purposes whose row keeps a redacted copy (a link with a token): a pending one is
 # composed again, not sent.
@@ -180,15 +186,32 @@ def _claim_job_email(
             assert existing is not None
             if not (existing.purpose in LIVE_ONLY and existing.state == "pending"):
                 claimed = claim_locked(existing, lease=lease)
-                if claimed is None:
-                    log.info("email.already_handled", email_id=str(existing.id))
-                    return None
-                return claimed, existing.sender
+                if claimed is not None:
+                    return claimed, existing.sender
+                if existing.state == "sending":  # under a live lease: not done, not ours
+                    raise _sent_elsewhere(existing)
+                log.info("email.already_handled", email_id=str(existing.id))
+                return None
         composed = compose(session, job, reads)
         if existing is not None:  # composed before, never sent, its live message lost
             log.info("email.composed_again", email_id=str(existing.id), purpose=job.purpose)
             return _recomposed(existing, composed, lease), composed.sender
         return _written_claimed(session, job, composed, lease), composed.sender
+
+
+def _sent_elsewhere(email: OutboundEmail) -> RetryLater:
+    """The job's email is claimed by another delivery (or one that died) until its lease
+    runs out: this one comes back then, to find it settled or to claim it. Acknowledging
+    it as done would leave the email to nobody should that delivery never finish."""
+    assert email.lease_until is not None
+    remaining_ms = (email.lease_until - utcnow()) / timedelta(milliseconds=1)
+    delay_ms = min(max(int(remaining_ms) + LEASE_SLACK_MS, LEASE_SLACK_MS), MAX_BACKOFF_MS)
+    log.info("email.held_by_another_delivery", email_id=str(email.id), retry_in_ms=delay_ms)
+    return RetryLater(
+        f"email {email.id} is being sent by another delivery (lease until"
+        f" {email.lease_until.isoformat()})",
+        delay_ms=delay_ms,
+    )
 
 
 def _lock_job(session: Session, ids: JobMessage) -> tuple[ScheduledJob, UUID | None, ClaimReads]:

@@ -31,6 +31,11 @@ class TemporaryFailure(Exception):  # noqa: N818 - an SMTP outcome, not a bug
     """4xx reply, timeout or refused connection: nothing was accepted; try again later."""
 
 
+class ServerUnreachable(TemporaryFailure):
+    """No connection to the SMTP server could be opened (refused, timed out): the server
+    is away, and nothing was sent."""
+
+
 class PermanentFailure(Exception):  # noqa: N818
     """5xx reply: the server refused the message for good."""
 
@@ -44,11 +49,17 @@ class OutcomeUnknown(Exception):  # noqa: N818
 
 
 class SmtpMailer:
-    """Keeps one SMTP connection (and event loop) per thread, reconnecting when needed."""
+    """Keeps one SMTP connection (and event loop) per thread, reconnecting when needed.
 
-    def __init__(self, settings: Settings) -> None:
+    One send takes at most half the mail lease (``mail_lease_s``), whatever the server
+    does: the claim of an email outlives every attempt to send it, so no other worker
+    takes it over while this one may still be sending.
+    """
+
+    def __init__(self, settings: Settings, *, deadline_s: float | None = None) -> None:
         self._settings = settings
         self._local = threading.local()
+        self._deadline_s = settings.mail_lease_s / 2 if deadline_s is None else deadline_s
 
     def _loop(self) -> asyncio.AbstractEventLoop:
         loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
@@ -57,10 +68,11 @@ class SmtpMailer:
             self._local.loop = loop
         return loop
 
-    async def _client(self) -> aiosmtplib.SMTP:
+    def _kept(self) -> aiosmtplib.SMTP | None:
         client: aiosmtplib.SMTP | None = getattr(self._local, "client", None)
-        if client is not None and client.is_connected:
-            return client
+        return client if client is not None and client.is_connected else None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
         s = self._settings
         client = aiosmtplib.SMTP(
             hostname=s.smtp_host,
@@ -71,40 +83,84 @@ class SmtpMailer:
             username=s.smtp_username,
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
         )
-        await client.connect()
+        try:
+            await client.connect()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise ServerUnreachable(f"cannot connect: {exc}") from None
         self._local.client = client
         return client
 
     async def _send(self, message: bytes, sender: str, recipients: list[str]) -> SmtpReply:
+        state = _Attempt()
         try:
-            client = await self._client()
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise TemporaryFailure(f"cannot connect: {exc}") from None
-        sent_data = False
+            async with asyncio.timeout(self._deadline_s):
+                return await self._send_on_a_connection(message, sender, recipients, state)
+        except TimeoutError:
+            self._drop()
+            if state.sent_data:
+                raise OutcomeUnknown(
+                    f"no reply to DATA within the send's {self._deadline_s:g} s"
+                ) from None
+            raise TemporaryFailure(f"no reply within the send's {self._deadline_s:g} s") from None
+
+    async def _send_on_a_connection(
+        self, message: bytes, sender: str, recipients: list[str], state: _Attempt
+    ) -> SmtpReply:
+        client = self._kept()
+        if client is not None:
+            try:
+                await client.mail(sender)
+            except (aiosmtplib.SMTPServerDisconnected, OSError):
+                # The server closed the kept connection meanwhile (an idle timeout, a
+                # restart); nothing was sent on it: on a new one.
+                self._drop()
+                client = None
+            except aiosmtplib.SMTPResponseException as exc:
+                raise await self._refused(client, exc) from None
+        if client is None:
+            client = await self._connect()
+            try:
+                await client.mail(sender)
+            except aiosmtplib.SMTPResponseException as exc:
+                raise await self._refused(client, exc) from None
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                self._drop()
+                raise TemporaryFailure(f"connection lost: {exc!r}") from None
         try:
-            await client.mail(sender)
             for recipient in recipients:
                 await client.rcpt(recipient)
-            sent_data = True
+            state.sent_data = True
             response = await client.data(message)  # aiosmtplib normalises line endings
         except aiosmtplib.SMTPResponseException as exc:
-            reply = SmtpReply(exc.code, exc.message)
-            await self._reset(client)
-            if 500 <= exc.code < 600:
-                raise PermanentFailure(reply) from None
-            raise TemporaryFailure(str(reply)) from None
+            raise await self._refused(client, exc) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
-            self._local.client = None
-            if sent_data:
+            self._drop()
+            if state.sent_data:
                 raise OutcomeUnknown(f"connection lost during DATA: {exc!r}") from None
             raise TemporaryFailure(f"connection lost: {exc!r}") from None
         return SmtpReply(response.code, response.message)
 
-    @staticmethod
-    async def _reset(client: aiosmtplib.SMTP) -> None:
+    async def _refused(
+        self, client: aiosmtplib.SMTP, exc: aiosmtplib.SMTPResponseException
+    ) -> Exception:
+        """The failure a refusal reply means; the connection is reset for the next send."""
+        reply = SmtpReply(exc.code, exc.message)
+        await self._reset(client)
+        if 500 <= exc.code < 600:
+            return PermanentFailure(reply)
+        return TemporaryFailure(str(reply))
+
+    async def _reset(self, client: aiosmtplib.SMTP) -> None:
         try:
             await client.rset()
         except (aiosmtplib.SMTPException, OSError):
+            self._drop()
+
+    def _drop(self) -> None:
+        """Forget this thread's connection, closing what is left of it."""
+        client: aiosmtplib.SMTP | None = getattr(self._local, "client", None)
+        self._local.client = None
+        if client is not None:
             client.close()
 
     def send(self, message: bytes, *, sender: str, recipients: list[str]) -> SmtpReply:
@@ -112,7 +168,14 @@ class SmtpMailer:
         return self._loop().run_until_complete(self._send(message, sender, recipients))
 
     def close(self) -> None:
-        client: aiosmtplib.SMTP | None = getattr(self._local, "client", None)
-        if client is not None and client.is_connected:
+        client = self._kept()
+        if client is not None:
             self._loop().run_until_complete(client.quit())
         self._local.client = None
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """How far one send got: past RCPT, the message may have reached the server."""
+
+    sent_data: bool = False

@@ -1,7 +1,8 @@
 """status_worker's actors: one per command, thin wrappers around the handlers.
 
-Queue ``status``; retries: 8 with backoff up to 5 minutes; a PermanentError is
-dead-lettered at once. Idempotent on the command id (inbox table).
+Queue ``status``; retries: 8 with backoff up to 5 minutes, and for as long as the database
+is away (shared.messaging.retries); a PermanentError is dead-lettered at once. Idempotent on
+the command id (inbox table).
 """
 
 from __future__ import annotations

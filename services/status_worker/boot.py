@@ -17,7 +17,7 @@ from shared.messaging.routes import STATUS_QUEUE
 from shared.settings import get_settings
 
 settings = get_settings()
-db = worker_database(settings, pre_ping=False)
+db = worker_database(settings, name="status_worker", pre_ping=False)
 
 
 def _record_failure(message: dramatiq.MessageProxy, exception: BaseException) -> None:

@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -18,8 +18,32 @@ from shared.db.erasure import take_erased_mark, truncate_sqlite_log
 from shared.db.types import dump_json
 from shared.settings import Settings
 
+# libpq's connection options for every werving connection: a connection attempt gives up
+# after 10 s, and TCP keepalives (and a timeout for data the server never acknowledges) end
+# a connection whose server vanished without closing it (a half-open connection) within a
+# minute, so the code waiting on it gets an error to recover from instead of hanging.
+LIBPQ_OPTIONS: Final[dict[str, int]] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
 
-def make_engine(url: str, *, pool_size: int = 5, pre_ping: bool = True) -> Engine:
+
+def libpq_options(application_name: str | None) -> dict[str, int | str]:
+    """The options a werving process connects to PostgreSQL with; ``application_name``
+    names the process in ``pg_stat_activity`` (``werving-relay``, ...)."""
+    options: dict[str, int | str] = dict(LIBPQ_OPTIONS)
+    if application_name is not None:
+        options["application_name"] = application_name
+    return options
+
+
+def make_engine(
+    url: str, *, pool_size: int = 5, pre_ping: bool = True, application_name: str | None = None
+) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -40,6 +64,7 @@ def make_engine(url: str, *, pool_size: int = 5, pre_ping: bool = True) -> Engin
         max_overflow=pool_size,
         pool_pre_ping=pre_ping,
         json_serializer=dump_json,
+        connect_args=libpq_options(application_name),
     )
 
 
@@ -69,6 +94,7 @@ class Database:
         pool_size: int = 5,
         pre_ping: bool = True,
         session_per_thread: bool = False,
+        application_name: str | None = None,
     ) -> None:
         """``pre_ping`` tests each connection with a round trip before use. Workers turn
         it off: a connection lost meanwhile fails that one transaction, SQLAlchemy
@@ -80,8 +106,12 @@ class Database:
         Without ``pre_ping`` (a check made when a connection leaves the pool) the thread
         also keeps the connection the session is bound to, for as long as it lives, if
         the pool had one to spare at its first transaction: checking a connection out
-        of the pool and back in costs about as much again."""
-        self.engine = make_engine(url, pool_size=pool_size, pre_ping=pre_ping)
+        of the pool and back in costs about as much again.
+
+        ``application_name`` names the process's connections in ``pg_stat_activity``."""
+        self.engine = make_engine(
+            url, pool_size=pool_size, pre_ping=pre_ping, application_name=application_name
+        )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._kept = threading.local() if session_per_thread else None
         self._hold_connections = session_per_thread and not pre_ping
@@ -171,14 +201,16 @@ class _HeldConnection:
             self.connection.close()
 
 
-def worker_database(settings: Settings, *, pre_ping: bool = True) -> Database:
+def worker_database(settings: Settings, *, name: str, pre_ping: bool = True) -> Database:
     """A worker process's database. Each thread keeps its session between messages, and
     one connection for each message; without ``pre_ping`` it keeps that connection
     between messages too. Up to ``worker_db_pool_size`` connections stay open, kept or
-    in the pool; a thread beyond that opens and closes one for every message."""
+    in the pool; a thread beyond that opens and closes one for every message. ``name`` is
+    the worker's (``status_worker``), for ``pg_stat_activity``."""
     return Database(
         settings.database_url,
         pool_size=settings.worker_db_pool_size,
         pre_ping=pre_ping,
         session_per_thread=True,
+        application_name=f"werving-{name}",
     )

@@ -1,4 +1,13 @@
-"""What is waiting, for ops: queue depths on RabbitMQ, outbox lag, due jobs, dead letters."""
+"""What is waiting, for ops: queue depths on RabbitMQ, outbox lag, due jobs, dead letters,
+and the work that should have moved on and did not: emails by state, and jobs whose email
+or document never came.
+
+"Past its time" means: an email ``pending`` that nothing touched for ``STALE_AFTER``
+(every retry comes back sooner), one ``sending`` past its lease, and every ``unknown``
+one (it waits for a person to find out); a job enqueued ``STALE_AFTER`` ago or more whose
+work is not there. The scheduler's recovery sends most of those emails on within a minute
+(``services.mail_worker.recovery``); what stays here needs a look.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +17,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pika
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from shared.db.models import DeadLetter, OutboxMessage, ScheduledJob
+from shared.db.models import DeadLetter, Document, OutboundEmail, OutboxMessage, ScheduledJob
+from shared.documents.jobs import ERASE_FILES
+from shared.messaging.limits import STALE_AFTER
+
+# Enqueued jobs are looked at for this long: a job stuck longer has been shown for a week
+# (and has a dead letter, or it would have moved on).
+JOBS_LOOKBACK = timedelta(days=7)
+EMAIL_STATES_TO_WATCH = ("pending", "sending", "unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +43,17 @@ class Waiting:
     """Rows waiting in PostgreSQL, with the age of the oldest."""
 
     count: int
+    oldest_age: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class EmailsInState:
+    """The emails in one state, how many of them are past their time, and how long ago
+    the one that changed longest ago last changed."""
+
+    state: str
+    count: int
+    past_time: int
     oldest_age: timedelta | None
 
 
@@ -75,7 +102,74 @@ def unreplayed_dead_letters(session: Session, now: datetime) -> Waiting:
 
 
 def _waiting(
-    session: Session, since: QueryableAttribute[datetime], now: datetime, *where: ColumnElement[Any]
+    session: Session,
+    since: QueryableAttribute[datetime] | QueryableAttribute[datetime | None],
+    now: datetime,
+    *where: ColumnElement[Any],
 ) -> Waiting:
     count, oldest = session.execute(select(func.count(), func.min(since)).where(*where)).one()
     return Waiting(count, now - oldest if oldest is not None else None)
+
+
+def emails_by_state(session: Session, now: datetime) -> list[EmailsInState]:
+    """The emails that are not settled for good (every organisation's), by state."""
+    late = case(
+        (
+            and_(OutboundEmail.state == "pending", OutboundEmail.updated_at < now - STALE_AFTER),
+            1,
+        ),
+        (and_(OutboundEmail.state == "sending", OutboundEmail.lease_until < now), 1),
+        (OutboundEmail.state == "unknown", 1),
+    )
+    rows = session.execute(
+        select(
+            OutboundEmail.state,
+            func.count(),
+            func.count(late),
+            func.min(OutboundEmail.updated_at),
+        )
+        .where(OutboundEmail.state.in_(EMAIL_STATES_TO_WATCH))
+        .group_by(OutboundEmail.state)
+    ).all()
+    found = {state: (count, past, oldest) for state, count, past, oldest in rows}
+    return [
+        EmailsInState(state, count, past, None if oldest is None else now - oldest)
+        for state in EMAIL_STATES_TO_WATCH
+        for count, past, oldest in [found.get(state, (0, 0, None))]
+    ]
+
+
+def mail_jobs_without_email(session: Session, now: datetime) -> Waiting:
+    """Mail jobs enqueued ``STALE_AFTER`` ago or more (within ``JOBS_LOOKBACK``) that no
+    mail_worker composed an email for."""
+    return _unfinished(
+        session,
+        now,
+        ScheduledJob.kind == "mail",
+        ~exists().where(OutboundEmail.job_id == ScheduledJob.id),
+    )
+
+
+def document_jobs_without_document(session: Session, now: datetime) -> Waiting:
+    """Document jobs enqueued ``STALE_AFTER`` ago or more (within ``JOBS_LOOKBACK``) whose
+    document was never stored (erasing files leaves no row to look for)."""
+    return _unfinished(
+        session,
+        now,
+        ScheduledJob.kind == "document",
+        ScheduledJob.purpose != ERASE_FILES,
+        ~exists().where(Document.job_id == ScheduledJob.id),
+    )
+
+
+def _unfinished(session: Session, now: datetime, *where: ColumnElement[bool]) -> Waiting:
+    enqueued_at = ScheduledJob.enqueued_at
+    return _waiting(
+        session,
+        enqueued_at,
+        now,
+        ScheduledJob.status == "enqueued",
+        enqueued_at >= now - JOBS_LOOKBACK,
+        enqueued_at < now - STALE_AFTER,
+        *where,
+    )

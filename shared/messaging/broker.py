@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any, Final
 
 import dramatiq
@@ -10,6 +11,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, Retries, TimeLimit
 
+from shared.db.availability import retried_while_unavailable
 from shared.db.database import Database
 from shared.errors import PermanentError
 from shared.logging import configure_logging
@@ -27,12 +29,15 @@ from shared.messaging.middleware import (
     FailureRecorder,
     LogContext,
 )
+from shared.messaging.retries import MAX_RETRIES, MIN_BACKOFF_MS, retry_when
 from shared.messaging.screening import Refusal
 from shared.settings import Settings
 
 ACTOR_OPTIONS: Final[dict[str, Any]] = {
-    "max_retries": 8,
-    "min_backoff": 1_000,
+    "max_retries": MAX_RETRIES,
+    # Decides instead of max_retries: longer while a dependency is away (retries.py).
+    "retry_when": retry_when,
+    "min_backoff": MIN_BACKOFF_MS,
     "max_backoff": MAX_BACKOFF_MS,
     "time_limit": TIME_LIMIT_MS,
     "throws": (PermanentError,),
@@ -54,7 +59,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         LogContext(),
         DeadLetterRecorder(),
         TimeLimit(),
-        Retries(max_retries=8, min_backoff=1_000, max_backoff=MAX_BACKOFF_MS),
+        Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS),
         DeliveryLimit(),
     ]
     broker: dramatiq.Broker
@@ -115,7 +120,7 @@ def boot_worker(
 def refusals_into(db: Database) -> RefusalRecorder:
     """Store a worker's refused deliveries as dead letters in ``db``."""
 
-    def record(queue_name: str, body: bytes, refusal: Refusal) -> None:
+    def store(queue_name: str, body: bytes, refusal: Refusal) -> None:
         with db.transaction() as session:
             record_dead_letter(
                 session,
@@ -126,5 +131,12 @@ def refusals_into(db: Database) -> RefusalRecorder:
                 actor_name=refusal.actor_name,
                 message_id=refusal.message_id,
             )
+
+    def record(queue_name: str, body: bytes, refusal: Refusal) -> None:
+        # On the consumer thread's kept connection: tried again on a fresh one, and while
+        # the database is away (the consumer waits meanwhile; nothing else could be stored).
+        retried_while_unavailable(
+            partial(store, queue_name, body, refusal), what="refused delivery"
+        )
 
     return record

@@ -70,14 +70,20 @@ def allow_any_amqp_headers() -> None:
 
 
 class DeliveredMessage(dramatiq.MessageProxy):
-    """A message as RabbitMQ delivered it to a ``ScreeningConsumer``."""
+    """A message as RabbitMQ delivered it to a ``ScreeningConsumer`` (``consumer``)."""
 
     def __init__(
-        self, message: dramatiq.Message[Any], *, delivery_tag: int, redelivered: bool
+        self,
+        message: dramatiq.Message[Any],
+        *,
+        delivery_tag: int,
+        redelivered: bool,
+        consumer: ScreeningConsumer,
     ) -> None:
         super().__init__(message)
         self.delivery_tag = delivery_tag
         self.redelivered = redelivered
+        self.consumer = consumer
 
 
 class ScreeningConsumer(Consumer):
@@ -137,7 +143,9 @@ class ScreeningConsumer(Consumer):
             return None
         with self._lock:
             self._in_progress.add(tag)
-        return DeliveredMessage(verdict, delivery_tag=tag, redelivered=bool(method.redelivered))
+        return DeliveredMessage(
+            verdict, delivery_tag=tag, redelivered=bool(method.redelivered), consumer=self
+        )
 
     def ack(self, message: dramatiq.MessageProxy) -> None:
         self._note(message, self._acked)
@@ -154,8 +162,10 @@ class ScreeningConsumer(Consumer):
             return
         tag = message.delivery_tag
         with self._lock:
-            if tag not in self._in_progress:
-                # Delivered on a channel closed since: RabbitMQ delivers it again.
+            if message.consumer is not self or tag not in self._in_progress:
+                # Delivered on a channel closed since: RabbitMQ delivers it again. Its tag
+                # means nothing here: tags start again at 1 on every channel, so this
+                # consumer's own delivery of the same number would be settled instead.
                 log.warning("consumer.unknown_delivery", queue=self.queue_name, tag=tag)
                 return
             self._in_progress.remove(tag)  # out and into the notes at once: a flush sees it

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
+from shared.db.availability import ONCE_MORE, retried_while_unavailable
 from shared.db.database import Database
 from shared.db.models import DeliveryAttempt
 from shared.db.types import utcnow
@@ -48,18 +49,26 @@ class DeliveryAttempts:
                 "last_started_at": values.excluded.last_started_at,
             },
         ).returning(DeliveryAttempt.starts)
-        with self._db.single_statement() as connection:
-            return int(connection.execute(statement).scalar_one())
+
+        def count() -> int:
+            with self._db.single_statement() as connection:
+                return int(connection.execute(statement).scalar_one())
+
+        # A pooled connection a database restart left dead is replaced and tried once more.
+        return retried_while_unavailable(count, what="delivery count", pauses=ONCE_MORE)
 
     def settled(self, message_key: str) -> None:
         """Forget a message that has been settled."""
-        with self._db.single_statement() as connection:
-            connection.execute(
-                delete(DeliveryAttempt).where(
-                    DeliveryAttempt.consumer == self._consumer,
-                    DeliveryAttempt.message_key == message_key,
-                )
-            )
+        statement = delete(DeliveryAttempt).where(
+            DeliveryAttempt.consumer == self._consumer,
+            DeliveryAttempt.message_key == message_key,
+        )
+
+        def forget() -> None:
+            with self._db.single_statement() as connection:
+                connection.execute(statement)
+
+        retried_while_unavailable(forget, what="delivery count", pauses=ONCE_MORE)
 
 
 def sweep_delivery_attempts(db: Database, *, now: datetime | None = None) -> int:

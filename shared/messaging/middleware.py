@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -12,7 +13,9 @@ import dramatiq
 import structlog
 from dramatiq.common import q_name
 from dramatiq.middleware import Middleware, MiddlewareError
+from sqlalchemy.exc import SQLAlchemyError
 
+from shared.db.availability import retried_while_unavailable
 from shared.errors import PermanentError
 from shared.messaging.consumer import DeliveredMessage
 from shared.messaging.delivery_attempts import DeliveryAttempts, limit_reached_reason
@@ -88,7 +91,9 @@ class DeadLetterRecorder(Middleware):
             )
             return
         try:
-            record(message, exception)
+            # On this worker thread's kept connection, which a database restart leaves
+            # dead: tried again on a fresh one, and while the database is away.
+            retried_while_unavailable(partial(record, message, exception), what="dead letter")
         except Exception:
             # The message still reaches Dramatiq's .XQ queue; say loudly that
             # the copy in the database is missing.
@@ -128,8 +133,11 @@ class DeliveryLimit(Middleware):
         attempts = self._attempts_of(message)
         if attempts is None:
             return
-        # Should the count fail (no database), Dramatiq logs it and runs the message.
-        starts = attempts.started(message.message_id)
+        try:
+            starts = attempts.started(message.message_id)
+        except SQLAlchemyError as exc:  # not counted: the message runs (and meets the same)
+            log.warning("delivery.count_failed", error=type(exc).__name__)
+            return
         if starts > self._max:
             log.error("delivery.limit_reached", starts=starts)
             raise DeliveryLimitReachedError(limit_reached_reason(starts))
@@ -143,8 +151,12 @@ class DeliveryLimit(Middleware):
         exception: BaseException | None = None,
     ) -> None:
         attempts = self._attempts_of(message)
-        if attempts is not None:
+        if attempts is None:
+            return
+        try:
             attempts.settled(message.message_id)
+        except SQLAlchemyError as exc:  # the count stays until the housekeeping sweeps it
+            log.warning("delivery.count_kept", error=type(exc).__name__)
 
     after_skip_message = after_process_message
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -86,7 +87,10 @@ class PipelinedPublisher:
         if connection is None or self._failure or not self._ready.is_set():
             raise PublishError(f"not connected: {self._failure or 'connect() first'}")
         batch = _Batch(remaining=len(messages))
-        connection.ioloop.add_callback_threadsafe(partial(self._publish_batch, batch, messages))
+        try:
+            connection.ioloop.add_callback_threadsafe(partial(self._publish_batch, batch, messages))
+        except Exception as exc:  # the I/O loop closed meanwhile (the connection is lost)
+            raise PublishError(f"not connected: {exc!r}") from None
         if not batch.done.wait(self._confirm_timeout_s):
             raise PublishError("timed out waiting for publisher confirms")
         if batch.error is not None:
@@ -94,11 +98,13 @@ class PipelinedPublisher:
         return batch.results
 
     def close(self) -> None:
+        """Close the connection, whatever state it is in (never raises)."""
         connection, thread = self._connection, self._thread
-        if connection is not None and thread is not None and thread.is_alive():
-            connection.ioloop.add_callback_threadsafe(self._shutdown)
-            thread.join(timeout=10)
         self._connection = None
+        if connection is not None and thread is not None and thread.is_alive():
+            with suppress(Exception):  # its I/O loop is closing already
+                connection.ioloop.add_callback_threadsafe(partial(self._shutdown, connection))
+            thread.join(timeout=10)
 
     # -- I/O loop thread ------------------------------------------------------
 
@@ -111,12 +117,12 @@ class PipelinedPublisher:
         )
         self._connection.ioloop.start()
 
-    def _shutdown(self) -> None:
-        assert self._connection is not None
-        if self._connection.is_open:
-            self._connection.close()
+    @staticmethod
+    def _shutdown(connection: pika.SelectConnection) -> None:
+        if connection.is_open:
+            connection.close()
         else:
-            self._connection.ioloop.stop()
+            connection.ioloop.stop()
 
     def _on_open(self, connection: pika.SelectConnection) -> None:
         connection.channel(on_open_callback=self._on_channel_open)

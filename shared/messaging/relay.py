@@ -11,7 +11,8 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -19,16 +20,18 @@ from uuid import UUID
 import dramatiq
 import psycopg
 import structlog
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.db.database import Database
+from shared.db.database import Database, libpq_options
 from shared.db.models import OutboxMessage
 from shared.db.types import utcnow
 from shared.messaging.outbox import EVENT
 from shared.messaging.publishers import Outgoing, Publisher, PublishError
 from shared.messaging.routing_keys import event_routing_key
+from shared.outages import UNEXPECTED_FAILURE_PAUSE_S, Outage
 
 log = structlog.get_logger(__name__)
 
@@ -61,20 +64,60 @@ class PollWaker:
 
 
 class PgNotifyWaker:
-    """Wakes on PostgreSQL ``NOTIFY werving_outbox`` (sent by a trigger on insert)."""
+    """Wakes on PostgreSQL ``NOTIFY werving_outbox`` (sent by a trigger on insert).
 
-    def __init__(self, database_url: str) -> None:
+    Its connection is its own, and it is lost like any other (a restart, a failover,
+    ``pg_terminate_backend``, an idle timeout). Then ``wait`` returns at once, so the relay
+    runs a batch for whatever was written meanwhile, and the waker listens again on a new
+    connection; until one can be opened it sleeps the poll interval (the relay polls), and
+    tries to connect with a growing pause between tries. It never raises.
+    """
+
+    def __init__(self, database_url: str, *, application_name: str | None = None) -> None:
         url = make_url(database_url).set(drivername="postgresql")
-        self._conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
-        self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        self._conninfo = make_conninfo(
+            url.render_as_string(hide_password=False), **libpq_options(application_name)
+        )
+        self._conn: psycopg.Connection[Any] | None = None
+        self._outage = Outage("database", loop="relay listener")
+        self._next_try = 0.0
 
     def wait(self, timeout_s: float) -> None:
-        # Drain everything pending: one wake-up is enough for any number of rows.
-        for _ in self._conn.notifies(timeout=timeout_s, stop_after=1):
-            pass
+        conn = self._listening()
+        if conn is None:
+            time.sleep(timeout_s)
+            return
+        try:
+            # Drain everything pending: one wake-up is enough for any number of rows.
+            for _ in conn.notifies(timeout=timeout_s, stop_after=1):
+                pass
+        except psycopg.Error as exc:
+            self._lost(exc)
+
+    def _listening(self) -> psycopg.Connection[Any] | None:
+        """The listening connection; opened (again) when it is time to try."""
+        if self._conn is not None:
+            return self._conn
+        if time.monotonic() < self._next_try:
+            return None
+        try:
+            self._conn = psycopg.connect(self._conninfo, autocommit=True)
+            self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        except psycopg.Error as exc:
+            self._lost(exc)
+            return None
+        self._outage.restored()
+        return self._conn
+
+    def _lost(self, error: psycopg.Error) -> None:
+        self._next_try = time.monotonic() + self._outage.failed(error)
+        self.close()
 
     def close(self) -> None:
-        self._conn.close()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with suppress(psycopg.Error):
+                conn.close()
 
 
 class OutboxRow(Protocol):
@@ -197,28 +240,47 @@ class Relay:
         waker: Waker,
         *,
         poll_interval_s: float = 0.25,
-        reconnect: Sequence[Any] = (),
+        reconnect: Sequence[Callable[[], None]] = (),
     ) -> None:
-        """Relay until ``stop`` is set. ``reconnect`` callables run after a publish failure."""
+        """Relay until ``stop`` is set, whatever fails meanwhile. ``reconnect`` callables
+        run after a publish failure (a new connection to the broker); a lost database
+        connection is replaced by the pool at the next batch. Each outage is logged once,
+        when it starts and when it ends, and retried with a growing pause."""
         log.info("relay.started")
-        backoff = poll_interval_s
+        database = Outage("database", loop="relay")
+        broker = Outage("broker", loop="relay")
         while not stop.is_set():
             try:
                 published = self.relay_batch()
-                backoff = poll_interval_s
-            except (PublishError, SQLAlchemyError, OSError) as exc:
-                log.warning("relay.batch_failed", error=str(exc), retry_in_s=backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-                for step in reconnect:
-                    try:
-                        step()
-                    except Exception as reconnect_error:
-                        log.warning("relay.reconnect_failed", error=str(reconnect_error))
+            except PublishError as exc:
+                stop.wait(broker.failed(exc, detail=str(exc)))
+                self._reconnect(reconnect, broker)
                 continue
+            except SQLAlchemyError as exc:
+                stop.wait(database.failed(exc))
+                continue
+            except Exception:  # a bug: said loudly, and the next batch comes
+                log.exception("relay.batch_failed")
+                stop.wait(UNEXPECTED_FAILURE_PAUSE_S)
+                continue
+            database.restored()
+            if published:  # the broker confirmed something: it is back
+                broker.restored()
             if published < self._batch_size:
-                waker.wait(poll_interval_s)
+                try:
+                    waker.wait(poll_interval_s)
+                except Exception:  # a bug: a waker must not stop the relay
+                    log.exception("relay.waker_failed")
+                    stop.wait(UNEXPECTED_FAILURE_PAUSE_S)
         log.info("relay.stopped")
+
+    @staticmethod
+    def _reconnect(steps: Sequence[Callable[[], None]], broker: Outage) -> None:
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # the next batch fails again, and reconnects again
+                broker.failed(exc, detail=str(exc))
 
 
 def drain(relay: Relay, *, timeout_s: float = 30) -> int:

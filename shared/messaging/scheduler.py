@@ -20,6 +20,7 @@ from shared.db.models import ScheduledJob
 from shared.db.types import utcnow
 from shared.messaging.outbox import enqueue_task
 from shared.messaging.routes import DOCUMENT_JOB_ROUTE, MAIL_JOB_ROUTE, Route
+from shared.outages import UNEXPECTED_FAILURE_PAUSE_S, Outage
 
 log = structlog.get_logger(__name__)
 
@@ -54,13 +55,23 @@ def enqueue_due_jobs(db: Database, *, limit: int = 500) -> int:
 
 
 def run_scheduler(db: Database, stop: threading.Event, *, interval_s: float = 1.0) -> None:
-    """Enqueue due jobs until ``stop`` is set."""
+    """Enqueue due jobs until ``stop`` is set, whatever fails meanwhile: the database being
+    away is logged once per outage and retried with a growing pause (the pool replaces
+    lost connections); anything else is logged with its traceback and retried after
+    ``UNEXPECTED_FAILURE_PAUSE_S``."""
     log.info("scheduler.started")
+    database = Outage("database", loop="scheduler")
     while not stop.is_set():
         try:
             while enqueue_due_jobs(db) and not stop.is_set():
                 pass
         except SQLAlchemyError as exc:
-            log.warning("scheduler.round_failed", error=type(exc).__name__)
+            stop.wait(database.failed(exc))
+            continue
+        except Exception:  # a bug: said loudly, and the next round comes
+            log.exception("scheduler.round_failed")
+            stop.wait(UNEXPECTED_FAILURE_PAUSE_S)
+            continue
+        database.restored()
         stop.wait(interval_s)
     log.info("scheduler.stopped")

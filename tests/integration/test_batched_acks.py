@@ -267,3 +267,27 @@ def test_a_refused_delivery_whose_dead_letter_cannot_be_stored_goes_to_the_xq(
     # Then the refused one is in Dramatiq's dead-letter queue, neither lost nor requeued
     assert _drain(rabbitmq_url, queue, wait_for=0, timeout_s=1) == []
     assert _drain(rabbitmq_url, xq_name(queue), wait_for=1) == [b"not json"]
+
+
+def test_a_message_from_a_lost_connection_never_acknowledges_a_delivery_of_the_new_one(
+    broker: WervingRabbitmqBroker, queue: str, rabbitmq_url: str
+) -> None:
+    # Given a message in progress when the consumer's connection was lost (RabbitMQ puts
+    # it back), and the new consumer Dramatiq opened, which got it again
+    sent = broker.enqueue(_message(queue, 1))
+    lost = broker.consume(queue, prefetch=1, timeout=100)
+    assert isinstance(lost, ScreeningConsumer)
+    [stale] = _take(lost, 1)
+    lost.connection.close()
+    current = broker.consume(queue, prefetch=1, timeout=100)
+    assert isinstance(current, ScreeningConsumer)
+    [again] = _take(current, 1)
+    assert again.redelivered and again.delivery_tag == stale.delivery_tag  # tags start at 1
+    # When the first worker thread finishes with its copy (Dramatiq settles it through the
+    # consumer it has now)
+    _ack_from_a_worker_thread(current, [stale])
+    # Then nothing is acknowledged: the copy in progress is still RabbitMQ's to redeliver,
+    # should this worker die before it is done
+    current.close()
+    left = _drain(rabbitmq_url, queue, wait_for=1)
+    assert [Message.decode(body).message_id for body in left] == [sent.message_id]

@@ -58,7 +58,7 @@ def test_a_worker_with_as_many_threads_as_the_default_pool_opens_each_connection
 ) -> None:
     settings = Settings(database_url=postgres_url)
     threads = settings.worker_db_pool_size
-    db = worker_database(settings, pre_ping=False)
+    db = worker_database(settings, name="test_worker", pre_ping=False)
     try:
         assert _connections_opened(db, threads) == threads
     finally:
@@ -72,7 +72,7 @@ def test_a_pool_smaller_than_the_threads_opens_connections_for_every_round(
     # What worker_db_pool_size is for: the threads beyond the pool connect per message,
     # whether or not the others keep theirs between messages.
     settings = Settings(database_url=postgres_url, worker_db_pool_size=2)
-    db = worker_database(settings, pre_ping=pre_ping)
+    db = worker_database(settings, name="test_worker", pre_ping=pre_ping)
     try:
         assert _connections_opened(db, threads=4) == 2 + 2 * ROUNDS
     finally:
@@ -81,7 +81,7 @@ def test_a_pool_smaller_than_the_threads_opens_connections_for_every_round(
 
 @pytest.fixture
 def worker_db(postgres_url: str) -> Iterator[Database]:
-    db = worker_database(Settings(database_url=postgres_url), pre_ping=False)
+    db = worker_database(Settings(database_url=postgres_url), name="test_worker", pre_ping=False)
     yield db
     db.dispose()
 

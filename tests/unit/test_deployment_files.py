@@ -8,6 +8,7 @@ checked against the Typer app, and Dramatiq worker modules are located with
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import re
 from functools import cache
@@ -18,7 +19,10 @@ import pytest
 import typer
 import yaml
 
+from shared.messaging.limits import TIME_LIMIT_MS
+from shared.messaging.publishers import PipelinedPublisher
 from shared.messaging.routes import WORKER_QUEUES
+from shared.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
@@ -352,3 +356,31 @@ def test_the_services_that_read_or_write_documents_share_one_store(service: str)
     # Then the document directory is the one named volume, the same for all of them
     assert mounts.get(directory) == "documents"
     assert "documents" in yaml.safe_load(COMPOSE_FILE.read_text())["volumes"]
+
+
+def _seconds(duration: str) -> float:
+    match = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert match and any(match.groups()), f"not a compose duration: {duration!r}"
+    minutes, seconds = (int(part or 0) for part in match.groups())
+    return minutes * 60 + seconds
+
+
+@pytest.mark.parametrize("service", ["status_worker", "mail_worker", "document_worker"])
+def test_a_stopped_worker_is_given_longer_than_any_message_it_may_be_in(service: str) -> None:
+    # docker compose sends SIGKILL after the grace period: a worker killed mid-send leaves
+    # an email to its lease (and, for an offer or a contract, reported unknown).
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    longest_message_s = max(
+        TIME_LIMIT_MS / 1000,  # Dramatiq's time limit for every actor
+        defaults["smtp_timeout_s"],
+        defaults["mail_lease_s"] / 2,  # one SMTP send's deadline
+        defaults["pdf_wall_seconds"],
+    )
+    grace = _seconds(str(compose_services()[service]["stop_grace_period"]))
+    assert grace > longest_message_s
+
+
+def test_a_stopped_relay_is_given_longer_than_a_batch_waits_for_its_confirms() -> None:
+    confirm_timeout_s = inspect.signature(PipelinedPublisher).parameters["confirm_timeout_s"]
+    grace = _seconds(str(compose_services()["relay"]["stop_grace_period"]))
+    assert grace > confirm_timeout_s.default

@@ -8,18 +8,22 @@ from email.message import EmailMessage
 from typing import Any
 
 import icalendar
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from services.mail_worker.jobs import deliver_mail_job
+from services.mail_worker.jobs import LEASE_SLACK_MS, deliver_mail_job
 from services.mail_worker.mailer import SmtpMailer
 from shared.db.database import Database
 from shared.db.models import OutboundEmail, OutboxMessage
+from shared.db.types import utcnow
+from shared.errors import RetryLater, TransientError
+from shared.messaging.limits import MAX_BACKOFF_MS
 from shared.messaging.scheduler import enqueue_due_jobs
 from shared.settings import Settings
 from tests.conftest import Tenant, make_tenant
 from tests.factories import register_body
-from tests.mailbox import compose
+from tests.mailbox import claim, compose
 from tests.seeds import seed_reference
 from tests.smtp_sinks import smtp_sink
 from tests.workflow import run
@@ -229,3 +233,62 @@ def test_an_application_lists_its_emails_with_their_state(
         client.get(f"/v1/applications/{application_id}/emails", headers=other.headers).status_code
         == 404
     )
+
+
+def _held_receipt(db: Database, tenant: Tenant, lease: timedelta) -> tuple[dict[str, Any], Any]:
+    """A receipt's job, and its email claimed by another delivery for ``lease`` (a worker
+    that is sending it, or died doing so)."""
+    _register(db, tenant, "nl")
+    enqueue_due_jobs(db)
+    [task] = _mail_tasks(db)
+    with smtp_sink("451 4.3.0 Try again later") as (_sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        with pytest.raises(TransientError):
+            deliver_mail_job(db, mailer, compose, task, lease=LEASE)
+        mailer.close()
+    with db.transaction() as session:
+        email_id = session.scalars(select(OutboundEmail.id)).one()
+    assert claim(db, email_id, lease=lease) is not None
+    return task, email_id
+
+
+def test_a_job_whose_email_another_delivery_holds_comes_back_when_the_lease_runs_out(
+    db: Database, tenant: Tenant
+) -> None:
+    # Given a receipt another delivery claimed for the next two minutes (then its worker
+    # was killed: RabbitMQ delivers the job again at once)
+    task, email_id = _held_receipt(db, tenant, timedelta(minutes=2))
+    # When the job is delivered again
+    with smtp_sink() as (sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        with pytest.raises(RetryLater) as later:
+            deliver_mail_job(db, mailer, compose, task, lease=LEASE)
+        # Then it is not done: it is retried just after the lease runs out
+        assert later.value.delay is not None
+        assert 119_000 <= later.value.delay <= 121_000 + LEASE_SLACK_MS
+        assert sink.received == []
+        # And once the lease ran out, that retry sends the email
+        with db.transaction() as session:
+            session.execute(
+                update(OutboundEmail)
+                .where(OutboundEmail.id == email_id)
+                .values(lease_until=utcnow() - timedelta(seconds=1))
+            )
+        deliver_mail_job(db, mailer, compose, task, lease=LEASE)
+        mailer.close()
+    assert len(sink.received) == 1
+    with db.transaction() as session:
+        assert session.scalars(select(OutboundEmail.state)).one() == "sent"
+
+
+def test_a_job_waiting_for_a_long_lease_comes_back_within_the_longest_backoff(
+    db: Database, tenant: Tenant
+) -> None:
+    # A later eta would be refused by the worker's screening as no retry of werving's.
+    task, _ = _held_receipt(db, tenant, timedelta(hours=1))
+    with smtp_sink() as (_sink, port):
+        mailer = SmtpMailer(Settings(smtp_port=port))
+        with pytest.raises(RetryLater) as later:
+            deliver_mail_job(db, mailer, compose, task, lease=LEASE)
+        mailer.close()
+    assert later.value.delay == MAX_BACKOFF_MS

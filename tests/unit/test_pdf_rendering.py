@@ -284,6 +284,32 @@ def test_a_renderer_whose_child_cannot_start_fails_transiently() -> None:
     assert renderer.pid is None
 
 
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "kill"])
+def test_a_child_killed_from_outside_mid_render_fails_the_render_transiently(
+    signum: signal.Signals,
+) -> None:
+    # The document is not at fault (an operator, a stop, the machine's OOM killer): the
+    # job is retried, and the next render gets a new child.
+    limits = RenderLimits(
+        cpu_seconds=60, memory_bytes=1024 * MB, wall_seconds=30, max_pages=5, max_bytes=MB
+    )
+    with Renderer(limits) as renderer:
+        renderer.start()
+        child = renderer.pid
+        assert child is not None
+        killer = threading.Timer(0.5, os.kill, args=(child, signum))
+        killer.start()
+
+        with pytest.raises(TransientError) as failed:
+            renderer.render("<p>Alinea.</p>" * 200_000, title="C", lang="nl")
+
+        killer.join()
+        assert not isinstance(failed.value, PermanentError)
+        assert signum.name in str(failed.value)
+        assert_renders_contract(renderer)
+        assert renderer.pid not in (None, child)
+
+
 # --- hostile documents ---------------------------------------------------------------
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from shared.db.database import Database
 from shared.db.models import OutboxMessage
@@ -15,10 +18,11 @@ from shared.db.types import utcnow
 from shared.events import CommandCompleted
 from shared.messaging.outbox import EVENT, publish_event
 from shared.messaging.publishers import BrokerPublisher, Outgoing
-from shared.messaging.relay import Relay, drain
+from shared.messaging.relay import PgNotifyWaker, PollWaker, Relay, drain
 from shared.statuses import CommandStatus
 from tests.conftest import Tenant
 from tests.factories import open_vacancy, register_body
+from tests.processes import free_port
 from tests.workflow import accept
 
 
@@ -129,3 +133,39 @@ def test_an_event_without_an_organisation_is_never_published(db: Database) -> No
         row = session.scalars(select(OutboxMessage)).one()
     assert (row.published_at, row.attempts) == (None, 1)
     assert row.last_error == "an event without an organisation is never published"
+
+
+def test_the_notify_waker_waits_out_a_database_it_cannot_reach() -> None:
+    # Given a waker whose database is away (nothing listens on its port)
+    waker = PgNotifyWaker(f"postgresql://werving@127.0.0.1:{free_port()}/werving")
+    with capture_logs() as logs:
+        # When the relay waits on it, again and again
+        started = time.monotonic()
+        for _ in range(5):
+            waker.wait(0.1)
+        took = time.monotonic() - started
+    waker.close()
+    # Then it never raised: it slept like a poll, and said so once
+    assert 0.5 <= took < 5
+    unavailable = [e for e in logs if e["event"] == "dependency.unavailable"]
+    assert [(e["dependency"], e["loop"]) for e in unavailable] == [("database", "relay listener")]
+
+
+def test_a_relay_whose_database_is_away_keeps_trying_and_says_so_once() -> None:
+    # Given a relay on a database that is not there
+    away = Database(f"postgresql://werving@127.0.0.1:{free_port()}/werving", pool_size=1)
+    relay = Relay(away, BrokerPublisher(StubBroker()), events_exchange="werving.events")
+    stop = threading.Event()
+    with capture_logs() as logs:
+        thread = threading.Thread(target=relay.run, args=(stop, PollWaker()))
+        thread.start()
+        # When it has tried for a while (its pauses grow: 0.5 s, 1 s, ...)
+        time.sleep(2)
+        alive = thread.is_alive()
+        stop.set()
+        thread.join(timeout=15)
+    away.dispose()
+    # Then it was still running, and logged the outage once, not once per try
+    assert alive and not thread.is_alive()
+    unavailable = [e for e in logs if e["event"] == "dependency.unavailable"]
+    assert [(e["dependency"], e["loop"]) for e in unavailable] == [("database", "relay")]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
 from shared.db.types import JSONDocument, UTCDateTime, utcnow
 from shared.ids import new_id
+
+UNSETTLED_WHERE = "state IN ('pending', 'sending', 'unknown')"
 
 
 class OutboundEmail(Base):
@@ -23,6 +25,17 @@ class OutboundEmail(Base):
     """
 
     __tablename__ = "outbound_emails"
+    __table_args__ = (
+        # The emails that still need something (sent again, settled, a person): what the
+        # scheduler's recovery and `werving queues` read every time, never the settled rest.
+        Index(
+            "ix_outbound_emails_unsettled",
+            "state",
+            "updated_at",
+            postgresql_where=text(UNSETTLED_WHERE),
+            sqlite_where=text(UNSETTLED_WHERE),
+        ),
+    )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"), index=True)

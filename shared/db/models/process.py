@@ -92,6 +92,13 @@ class ScheduledJob(Base):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        # Enqueued jobs by age: `werving queues` looks for those whose work never came.
+        Index(
+            "ix_scheduled_jobs_enqueued",
+            "enqueued_at",
+            postgresql_where=text("status = 'enqueued'"),
+            sqlite_where=text("status = 'enqueued'"),
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
