@@ -379,13 +379,15 @@ def test_a_render_that_runs_past_the_wall_clock_limit_is_killed() -> None:
 
         # The wall-clock limit stopped it (the CPU limit of 60 s would say otherwise) ...
         assert failed.value.reason == "render exceeded 1 s"
-        # ... and the renderer works again. A new child's first render loads its fonts,
-        # which on a busy machine alone can take the 1 s this renderer allows: warm it up.
-        for _ in range(3):
+        # ... and the renderer works again, with a new child. Its first renders load fonts,
+        # which on a busy machine alone can take the 1 s this renderer allows: a few tries.
+        rendered = None
+        for _ in range(5):
             with contextlib.suppress(RenderFailed):
-                renderer.render("<p>Warm.</p>", title="W", lang="nl")
+                rendered = renderer.render("<p>Weer aan het werk.</p>", title="W", lang="nl")
                 break
-        assert_renders_contract(renderer)
+        assert rendered is not None
+        assert "Weer aan het werk." in pdf_text(rendered)
 
 
 def test_a_memory_hungry_document_is_stopped_by_the_memory_limit(renderer: Renderer) -> None:
