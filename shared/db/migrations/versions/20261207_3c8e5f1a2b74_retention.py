@@ -3,6 +3,9 @@
 Each organisation's AVG retention policy (no row: the defaults), and each applicant's
 consent to stay in the talent pool. Applicants already in the pool get a consent from
 now for a year (the default policy's 12 months): the first reminder asks them before it ends.
+Organisations that exist already get the default policy switched off, so that an upgrade never
+purges by itself: their operator looks at the dry-run, then turns it on. New organisations have
+no row, that is the default policy, on.
 
 Revision ID: 3c8e5f1a2b74
 Revises: 7a3f1c2e9d51
@@ -28,7 +31,7 @@ CONSENT = timedelta(days=365)  # the default policy's 12 months
 
 
 def upgrade() -> None:
-    op.create_table(
+    policies = op.create_table(
         "retention_policies",
         sa.Column(
             "organisation_id", sa.Uuid(), sa.ForeignKey("organisations.id"), primary_key=True
@@ -78,6 +81,23 @@ def upgrade() -> None:
     ]
     if rows:
         op.bulk_insert(consents, rows)
+    organisations = sa.table("organisations", sa.column("id", sa.Uuid()))
+    existing = op.get_bind().execute(sa.select(organisations.c.id)).scalars().all()
+    if existing:
+        op.bulk_insert(
+            policies,
+            [
+                {
+                    "organisation_id": organisation_id,
+                    "enabled": False,
+                    "purge_after_weeks": 4,
+                    "consent_months": 12,
+                    "reminder_days": 30,
+                    "updated_at": now,
+                }
+                for organisation_id in existing
+            ],
+        )
 
 
 def downgrade() -> None:
